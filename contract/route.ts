@@ -1,0 +1,71 @@
+import type { z } from 'zod';
+import type { Role, Scope } from './roles';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** Who may call a route. */
+export type RouteAuth =
+  | { readonly kind: 'public' }
+  | {
+      readonly kind: 'authenticated';
+      /** Lowest Cognito group a human caller must hold. */
+      readonly minRole: Role;
+      /** OAuth scopes, any one of which the access token must carry (checked by API Gateway and again by the handler). */
+      readonly scopes: readonly Scope[];
+    };
+
+export const PUBLIC: RouteAuth = { kind: 'public' };
+
+/** Route open to callers holding `minRole` (humans) and one of `scopes` (every token). */
+export const requires = (minRole: Role, scopes: readonly Scope[]): RouteAuth => {
+  if (scopes.length === 0) throw new Error('an authenticated route needs at least one scope');
+  return { kind: 'authenticated', minRole, scopes };
+};
+
+/**
+ * AWS resources a handler touches. The Api stack turns each into L2 `grant*` calls and
+ * environment variables, so a function gets exactly what its route declares.
+ */
+export type ResourceNeed = 'database';
+
+/** One route: declared once, read by the CDK API, the handlers, the local server and the client. */
+export interface RouteDefinition<
+  TParams extends z.ZodType = z.ZodType,
+  TQuery extends z.ZodType = z.ZodType,
+  TBody extends z.ZodType = z.ZodType,
+  TResponse extends z.ZodType = z.ZodType,
+> {
+  /** Stable id: OpenAPI operationId, construct id of the function, client method name. */
+  readonly operationId: string;
+  readonly method: HttpMethod;
+  /** API Gateway style path, e.g. `/v1/files/{id}`. */
+  readonly path: string;
+  /** Handler module, relative to the repository root; it exports `handler`. */
+  readonly entry: string;
+  readonly summary: string;
+  readonly auth: RouteAuth;
+  readonly params?: TParams;
+  readonly query?: TQuery;
+  readonly body?: TBody;
+  readonly response: { readonly status: number; readonly schema: TResponse };
+  readonly needs?: readonly ResourceNeed[];
+  /** Method-level throttling, tighter than the stage's. @default the stage's limits */
+  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /** Lambda sizing. @default 256 MiB / 10 s */
+  readonly memoryMiB?: number;
+  readonly timeoutSeconds?: number;
+}
+
+/** Identity function that keeps a route's schema types for the handlers and the client. */
+export const defineRoute = <
+  TParams extends z.ZodType = z.ZodType,
+  TQuery extends z.ZodType = z.ZodType,
+  TBody extends z.ZodType = z.ZodType,
+  TResponse extends z.ZodType = z.ZodType,
+>(
+  route: RouteDefinition<TParams, TQuery, TBody, TResponse>,
+): RouteDefinition<TParams, TQuery, TBody, TResponse> => route;
+
+/** Path parameter names in declaration order: `/v1/files/{id}` → `['id']`. */
+export const pathParameterNames = (path: string): string[] =>
+  [...path.matchAll(/\{([A-Za-z0-9_]+)\}/g)].map((m) => m[1] as string);

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+import { defineRoute, PUBLIC, type RouteDefinition } from './route';
+
+/** `GET /v1/health` response. */
+export const healthResponse = z.strictObject({
+  status: z.enum(['ok', 'degraded']),
+  stage: z.string(),
+  version: z.string(),
+  time: z.iso.datetime(),
+});
+export type HealthResponse = z.infer<typeof healthResponse>;
+
+/**
+ * The route table: the single source of truth for Citadel's HTTP API. Add routes only here;
+ * the CDK API, the local server, the OpenAPI document and the client follow from it.
+ */
+export const routes = {
+  getHealth: defineRoute({
+    operationId: 'getHealth',
+    method: 'GET',
+    path: '/v1/health',
+    entry: 'lambda/health/get-health.ts',
+    summary: 'Liveness: answers when the API and its handlers are up.',
+    auth: PUBLIC,
+    response: { status: 200, schema: healthResponse },
+    memoryMiB: 256,
+    timeoutSeconds: 5,
+  }),
+} as const satisfies Record<string, RouteDefinition>;
+
+export type RouteId = keyof typeof routes;
+
+/** Every route, in declaration order. */
+export const routeList: readonly RouteDefinition[] = Object.values(routes);

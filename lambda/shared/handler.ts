@@ -1,0 +1,82 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { z } from 'zod';
+import type { RouteDefinition } from '../../contract/route';
+import { authorizeRoute, claimsOf, type Principal } from './auth';
+import { DomainError } from './errors';
+import { header, jsonResponse, problemResponse } from './http';
+import { logger, metrics, tracer } from './powertools';
+import { parseRequest } from './request';
+
+type Out<T> = T extends z.ZodType ? z.output<T> : undefined;
+
+/** What a route implementation receives: validated input and the caller. */
+export interface HandlerRequest<R extends RouteDefinition> {
+  readonly params: Out<R['params']>;
+  readonly query: Out<R['query']>;
+  readonly body: Out<R['body']>;
+  /** The caller; `undefined` only on public routes. */
+  readonly principal: R['auth'] extends { kind: 'public' } ? Principal | undefined : Principal;
+  /** API Gateway's request id: the correlation id in logs and the `instance` of problems. */
+  readonly requestId: string;
+  readonly sourceIp: string;
+}
+
+export type RouteImplementation<R extends RouteDefinition> = (
+  request: HandlerRequest<R>,
+) => Promise<z.input<R['response']['schema']>>;
+
+export type ApiHandler = ((
+  event: APIGatewayProxyEvent,
+  context: Context,
+) => Promise<APIGatewayProxyResult>) & {
+  readonly route: RouteDefinition;
+};
+
+/**
+ * Builds a Lambda handler for a route the house way: Powertools context, cold-start metric and
+ * tracing through Middy; then parse, authorize, run, and validate the response against the
+ * route's schema (so no undeclared field can leak). Every error becomes problem+json; none escapes.
+ */
+export function defineHandler<R extends RouteDefinition>(
+  route: R,
+  implementation: RouteImplementation<R>,
+): ApiHandler {
+  const core = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
+    const requestId = event.requestContext?.requestId ?? context.awsRequestId;
+    const origin = header(event, 'origin');
+    logger.setCorrelationId(requestId);
+    try {
+      const input = parseRequest(route, event);
+      const principal = authorizeRoute(route.auth, claimsOf(event));
+      const result = await implementation({
+        ...input,
+        principal,
+        requestId,
+        sourceIp: event.requestContext?.identity?.sourceIp ?? 'unknown',
+      } as HandlerRequest<R>);
+      const body = route.response.schema.parse(result);
+      return jsonResponse(route.response.status, body, requestId, origin);
+    } catch (error) {
+      if (error instanceof DomainError) {
+        logger.info('request refused', {
+          operation: route.operationId,
+          problem: error.kind,
+          detail: error.message,
+        });
+      } else {
+        logger.error('request failed', { operation: route.operationId, error: error as Error });
+      }
+      return problemResponse(error, requestId, origin);
+    }
+  };
+
+  const handler = middy(core)
+    .use(captureLambdaHandler(tracer, { captureResponse: false }))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics, { captureColdStartMetric: true }));
+  return Object.assign(handler, { route });
+}

@@ -1,0 +1,104 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { PROBLEM_CONTENT_TYPE, REQUEST_ID_HEADER, SECURITY_HEADERS } from '../../contract/http';
+import { PROBLEM_TYPES, type Problem, problemTypeUri } from '../../contract/problems';
+import { DomainError } from './errors';
+
+let corsCache: { raw: string; origins: ReadonlySet<string> } | undefined;
+
+/** Origins allowed by the stage (`CITADEL_CORS_ORIGINS`, comma-separated); never `*`. */
+function allowedOrigins(): ReadonlySet<string> {
+  const raw = process.env.CITADEL_CORS_ORIGINS ?? '';
+  if (corsCache?.raw !== raw) {
+    corsCache = {
+      raw,
+      origins: new Set(
+        raw
+          .split(',')
+          .map((o) => o.trim())
+          .filter((o) => o && o !== '*'),
+      ),
+    };
+  }
+  return corsCache.origins;
+}
+
+/** Case-insensitive single header value; the last one wins when a client repeats it. */
+export function header(event: Pick<APIGatewayProxyEvent, 'headers'>, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  let found: string | undefined;
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === wanted && typeof value === 'string') found = value;
+  }
+  return found;
+}
+
+/** Headers every response carries: security set, correlation id and, for allowed origins, CORS. */
+export function responseHeaders(requestId: string, origin: string | undefined): Record<string, string> {
+  const headers: Record<string, string> = { ...SECURITY_HEADERS, [REQUEST_ID_HEADER]: requestId };
+  if (origin && allowedOrigins().has(origin)) {
+    headers['Access-Control-Allow-Origin'] = origin;
+    headers['Access-Control-Expose-Headers'] = `${REQUEST_ID_HEADER}, Retry-After, Location`;
+    headers.Vary = 'Origin';
+  }
+  return headers;
+}
+
+/** A JSON (or empty, for 204) success response. */
+export function jsonResponse(
+  status: number,
+  body: unknown,
+  requestId: string,
+  origin: string | undefined,
+): APIGatewayProxyResult {
+  const headers = responseHeaders(requestId, origin);
+  if (status === 204 || body === undefined) return { statusCode: status, headers, body: '' };
+  return {
+    statusCode: status,
+    headers: { ...headers, 'Content-Type': 'application/json; charset=utf-8' },
+    body: JSON.stringify(body),
+  };
+}
+
+/** Maps any thrown value to a problem document; unknown errors become a generic 500 with no internals. */
+export function toProblem(
+  error: unknown,
+  requestId: string,
+): { problem: Problem; headers: Record<string, string> } {
+  if (error instanceof DomainError) {
+    const { status, title } = PROBLEM_TYPES[error.kind];
+    const problem: Problem = {
+      type: problemTypeUri(error.kind),
+      title,
+      status,
+      detail: error.message,
+      instance: requestId,
+      ...(error.extra.errors ? { errors: error.extra.errors } : {}),
+    };
+    return { problem, headers: error.extra.headers ?? {} };
+  }
+  const { status, title } = PROBLEM_TYPES.internal;
+  return {
+    problem: {
+      type: problemTypeUri('internal'),
+      title,
+      status,
+      detail: 'An unexpected error occurred. Quote the instance (request id) when you contact support.',
+      instance: requestId,
+    },
+    headers: {},
+  };
+}
+
+/** An `application/problem+json` response for `error`. */
+export function problemResponse(
+  error: unknown,
+  requestId: string,
+  origin: string | undefined,
+): APIGatewayProxyResult {
+  const { problem, headers } = toProblem(error, requestId);
+  return {
+    statusCode: problem.status,
+    headers: { ...responseHeaders(requestId, origin), ...headers, 'Content-Type': PROBLEM_CONTENT_TYPE },
+    body: JSON.stringify(problem),
+  };
+}

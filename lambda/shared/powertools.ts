@@ -1,0 +1,40 @@
+/**
+ * The one Powertools logger, metrics and tracer of every handler. Handlers import these and
+ * never build their own, so service name, namespace and redaction are the same everywhere.
+ */
+import { LogFormatter, Logger, LogItem } from '@aws-lambda-powertools/logger';
+import type { LogAttributes, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { Tracer } from '@aws-lambda-powertools/tracer';
+import { redact } from './redact';
+
+/** Metric namespace of every Citadel metric (alarms and dashboards read it). */
+export const METRICS_NAMESPACE = 'Citadel';
+
+/** Powertools' JSON layout, with secrets and tokens redacted from every attribute. */
+class RedactingLogFormatter extends LogFormatter {
+  public formatAttributes(attributes: UnformattedAttributes, additional: LogAttributes): LogItem {
+    const base: LogAttributes = {
+      level: attributes.logLevel,
+      message: attributes.message,
+      timestamp: this.formatTimestamp(attributes.timestamp),
+      service: attributes.serviceName,
+      cold_start: attributes.lambdaContext?.coldStart,
+      function_name: attributes.lambdaContext?.functionName,
+      function_request_id: attributes.lambdaContext?.awsRequestId,
+      xray_trace_id: attributes.xRayTraceId,
+      sampling_rate: attributes.sampleRateValue,
+    };
+    return new LogItem({ attributes: redact(base) as LogAttributes }).addAttributes(
+      redact(additional) as LogAttributes,
+    );
+  }
+}
+
+export const logger = new Logger({ logFormatter: new RedactingLogFormatter() });
+
+export const metrics = new Metrics({
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE,
+});
+
+export const tracer = new Tracer();

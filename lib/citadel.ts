@@ -1,0 +1,21 @@
+import type { App } from 'aws-cdk-lib';
+import type { StageConfig } from './config';
+import { ApiStack } from './stacks/api-stack';
+import { NetworkStack } from './stacks/network-stack';
+
+export interface CitadelStacks {
+  readonly network: NetworkStack;
+  readonly api: ApiStack;
+}
+
+export interface CitadelOptions {
+  /** Reported by `/v1/health`. @default '0.0.0' */
+  readonly version?: string;
+}
+
+/** Builds one stage of Citadel: every stack, linked through typed props. */
+export function createCitadel(app: App, config: StageConfig, options: CitadelOptions = {}): CitadelStacks {
+  const network = new NetworkStack(app, { config });
+  const api = new ApiStack(app, { config, network, version: options.version });
+  return { network, api };
+}
