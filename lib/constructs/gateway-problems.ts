@@ -7,9 +7,12 @@ export const problemTemplate = (kind: ProblemKind, status: number = PROBLEM_TYPE
   `{"type":"${problemTypeUri(kind)}","title":"${PROBLEM_TYPES[kind].title}","status":${status},` +
   '"detail":$context.error.messageString,"instance":"$context.requestId"}';
 
-/** Static header values in the quoted form API Gateway mappings expect. */
+/**
+ * Static header values in the quoted form API Gateway mappings expect; inner single quotes (the CSP's
+ * `'none'`) are backslash-escaped, as API Gateway's static-value syntax requires.
+ */
 export const quotedHeaders = (headers: Record<string, string>): Record<string, string> =>
-  Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, `'${v}'`]));
+  Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, `'${v.replace(/'/g, "\\'")}'`]));
 
 /** API Gateway's own responses, each mapped to a problem type and status. */
 const GATEWAY_RESPONSES: ReadonlyArray<[apigw.ResponseType, ProblemKind, number?]> = [

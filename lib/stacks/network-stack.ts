@@ -88,7 +88,6 @@ export class NetworkStack extends CitadelStack {
         },
       },
     });
-    this.hardenEgress(natGatewayProvider);
     const flowLogRole = this.vpc.node.findChild('All').node.tryFindChild('IAMRole');
     if (flowLogRole) {
       acknowledge(
@@ -113,6 +112,8 @@ export class NetworkStack extends CitadelStack {
       description: 'Citadel PostgreSQL and RDS Proxy',
       allowAllOutbound: false,
     });
+
+    this.hardenEgress(natGatewayProvider);
 
     const endpoints = new Map<string, ec2.InterfaceVpcEndpoint>();
     if (isolated) {
@@ -161,6 +162,12 @@ export class NetworkStack extends CitadelStack {
       );
     }
     if (!(provider instanceof ec2.NatInstanceProviderV2)) return;
+    // The NAT instance forwards nothing by default (OUTBOUND_ONLY): only the Lambdas' HTTPS may pass.
+    provider.connections.allowFrom(
+      this.lambdaSecurityGroup,
+      ec2.Port.tcp(443),
+      'HTTPS egress of Citadel Lambdas',
+    );
     for (const instance of provider.gatewayInstances) {
       Aspects.of(instance).add(new ec2.InstanceRequireImdsv2Aspect());
       const cfn = instance.instance;

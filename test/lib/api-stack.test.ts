@@ -1,0 +1,186 @@
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { SECURITY_HEADERS } from '../../contract/http';
+import { routeList } from '../../contract/routes';
+import { synthStage } from '../support/cdk';
+
+let dev: Template;
+let prod: Template;
+
+beforeAll(() => {
+  dev = synthStage('dev').templates.api;
+  prod = synthStage('prod').templates.api;
+});
+
+const quoted = (v: string) => `'${v.replace(/'/g, "\\'")}'`;
+
+describe('Api stack', () => {
+  it('is a regional REST API whose stage traces, throttles and logs JSON access logs without bodies', () => {
+    dev.hasResourceProperties('AWS::ApiGateway::RestApi', { EndpointConfiguration: { Types: ['REGIONAL'] } });
+    dev.hasResourceProperties('AWS::ApiGateway::Stage', {
+      StageName: 'dev',
+      TracingEnabled: true,
+      MethodSettings: Match.arrayWith([
+        Match.objectLike({
+          HttpMethod: '*',
+          ResourcePath: '/*',
+          DataTraceEnabled: false,
+          LoggingLevel: 'ERROR',
+          MetricsEnabled: true,
+          ThrottlingRateLimit: 50,
+          ThrottlingBurstLimit: 100,
+        }),
+      ]),
+    });
+    const stage = Object.values(dev.findResources('AWS::ApiGateway::Stage'))[0];
+    const format = JSON.parse(stage?.Properties.AccessLogSetting.Format);
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      principal: '$context.authorizer.claims.sub',
+      ip: '$context.identity.sourceIp',
+      route: '$context.resourcePath',
+      status: '$context.status',
+      latencyMs: '$context.responseLatency',
+    });
+  });
+
+  it('encrypts access logs with the platform key and keeps them per stage', () => {
+    dev.hasResourceProperties('AWS::Logs::LogGroup', { KmsKeyId: Match.anyValue(), RetentionInDays: 14 });
+    prod.hasResource('AWS::Logs::LogGroup', {
+      Properties: Match.objectLike({ RetentionInDays: 365 }),
+      DeletionPolicy: 'Retain',
+    });
+  });
+
+  it('builds one Lambda method per route of the route table, public only where declared', () => {
+    for (const route of routeList) {
+      dev.hasResourceProperties('AWS::ApiGateway::Method', {
+        HttpMethod: route.method,
+        OperationName: route.operationId,
+        AuthorizationType: route.auth.kind === 'public' ? 'NONE' : 'COGNITO_USER_POOLS',
+        Integration: Match.objectLike({ Type: 'AWS_PROXY' }),
+      });
+    }
+    dev.resourceCountIs('AWS::Lambda::Function', routeList.length);
+  });
+
+  it('answers undeclared methods with a 405 problem from a mock, not a Lambda', () => {
+    dev.hasResourceProperties('AWS::ApiGateway::Method', {
+      HttpMethod: 'ANY',
+      Integration: Match.objectLike({
+        Type: 'MOCK',
+        IntegrationResponses: [
+          Match.objectLike({
+            StatusCode: '405',
+            ResponseParameters: Match.objectLike({
+              'method.response.header.Allow': "'GET, OPTIONS'",
+              'method.response.header.Content-Type': "'application/problem+json'",
+              'method.response.header.Content-Security-Policy': quoted(
+                SECURITY_HEADERS['Content-Security-Policy'],
+              ),
+            }),
+          }),
+        ],
+      }),
+    });
+  });
+
+  it("gives API Gateway's own errors problem+json bodies with the request id and every security header", () => {
+    const headers = Object.fromEntries(
+      Object.entries(SECURITY_HEADERS).map(([k, v]) => [`gatewayresponse.header.${k}`, quoted(v)]),
+    );
+    for (const [type, status] of [
+      ['DEFAULT_4XX', '400'],
+      ['DEFAULT_5XX', '500'],
+      ['MISSING_AUTHENTICATION_TOKEN', '404'],
+      ['UNAUTHORIZED', '401'],
+      ['ACCESS_DENIED', '403'],
+      ['THROTTLED', '429'],
+      ['WAF_FILTERED', '403'],
+      ['BAD_REQUEST_BODY', '400'],
+    ]) {
+      dev.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: type,
+        StatusCode: status,
+        ResponseParameters: Match.objectLike({
+          ...headers,
+          'gatewayresponse.header.Content-Type': "'application/problem+json'",
+        }),
+        ResponseTemplates: {
+          'application/json': Match.stringLikeRegexp(
+            `"status":${status},.*"instance":"\\$context\\.requestId"`,
+          ),
+        },
+      });
+    }
+  });
+
+  it('runs handlers the house way: arm64, Node 24, in the VPC, KMS-encrypted logs, Powertools env', () => {
+    dev.hasResourceProperties('AWS::Lambda::Function', {
+      Architectures: ['arm64'],
+      Runtime: 'nodejs24.x',
+      Handler: 'index.handler',
+      TracingConfig: { Mode: 'Active' },
+      VpcConfig: Match.objectLike({ SubnetIds: Match.anyValue(), SecurityGroupIds: Match.anyValue() }),
+      LoggingConfig: Match.objectLike({ LogFormat: 'JSON' }),
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_SERVICE_NAME: 'citadel-getHealth',
+          POWERTOOLS_METRICS_NAMESPACE: 'Citadel',
+          POWERTOOLS_LOGGER_LOG_EVENT: 'false',
+          POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+          CITADEL_STAGE: 'dev',
+          CITADEL_VERSION: '1.2.3',
+          CITADEL_CORS_ORIGINS: 'http://localhost:5173,http://127.0.0.1:5173',
+        }),
+      },
+    });
+    // No AWSLambdaBasicExecutionRole: each function may write only its own log group.
+    const roles = JSON.stringify(dev.findResources('AWS::IAM::Role'));
+    expect(roles).not.toContain('AWSLambdaBasicExecutionRole');
+  });
+
+  it('protects the stage with a WAF web ACL: managed rules, a per-IP rate rule, logging with redaction', () => {
+    dev.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'REGIONAL',
+      DefaultAction: { Allow: {} },
+      Rules: Match.arrayWith([
+        Match.objectLike({
+          Statement: {
+            ManagedRuleGroupStatement: { VendorName: 'AWS', Name: 'AWSManagedRulesCommonRuleSet' },
+          },
+        }),
+        Match.objectLike({
+          Statement: {
+            ManagedRuleGroupStatement: { VendorName: 'AWS', Name: 'AWSManagedRulesKnownBadInputsRuleSet' },
+          },
+        }),
+        Match.objectLike({
+          Statement: {
+            ManagedRuleGroupStatement: { VendorName: 'AWS', Name: 'AWSManagedRulesAmazonIpReputationList' },
+          },
+        }),
+        Match.objectLike({
+          Name: 'PerIpRateLimit',
+          Statement: { RateBasedStatement: { Limit: 100, EvaluationWindowSec: 60, AggregateKeyType: 'IP' } },
+          Action: { Block: { CustomResponse: Match.objectLike({ ResponseCode: 429 }) } },
+        }),
+      ]),
+    });
+    dev.hasResourceProperties('AWS::WAFv2::WebACLAssociation', {
+      ResourceArn: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith([':apigateway:'])]) }),
+    });
+    dev.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
+      RedactedFields: Match.arrayWith([{ SingleHeader: { Name: 'authorization' } }]),
+    });
+    dev.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: 'aws-waf-logs-citadel-dev-api' });
+  });
+
+  it('never allows a wildcard CORS origin outside dev', () => {
+    const preflights = JSON.stringify(
+      prod.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'OPTIONS' } }),
+    );
+    expect(preflights).toContain("'https://app.citadel.example.com'");
+    expect(preflights).not.toMatch(/Allow-Origin":"'\*'/);
+  });
+});

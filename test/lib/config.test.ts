@@ -1,0 +1,64 @@
+import { describe, expect, it } from '@jest/globals';
+import { loadStageConfig, STAGES, StageConfigError } from '../../lib/config';
+
+describe('stage config', () => {
+  it.each(STAGES)('loads and validates %s', (stage) => {
+    const config = loadStageConfig(stage);
+    expect(config.stage).toBe(stage);
+    expect(config.env).toBeUndefined();
+  });
+
+  it('refuses an unknown stage and names the valid ones', () => {
+    expect(() => loadStageConfig('production')).toThrow(StageConfigError);
+    expect(() => loadStageConfig('production')).toThrow(/Unknown stage "production".*dev, staging, prod/);
+  });
+
+  it('pins account and region only together', () => {
+    expect(loadStageConfig('dev', { account: '123456789012', region: 'eu-west-1' }).env).toEqual({
+      account: '123456789012',
+      region: 'eu-west-1',
+    });
+    expect(() => loadStageConfig('dev', { account: '123456789012' })).toThrow(/Pin both or neither/);
+    expect(() => loadStageConfig('dev', { account: '12', region: 'eu-west-1' })).toThrow(
+      /env\.account: .*12-digit/,
+    );
+  });
+
+  it('reports every bad value with its path and how to fix it', () => {
+    const attempt = () =>
+      loadStageConfig('prod', {
+        overrides: (c) => ({
+          ...c,
+          protectData: false,
+          network: { ...c.network, egress: 'nat-instance', flowLogRetentionDays: 10 },
+          api: { ...c.api, corsOrigins: ['*'], perIpRateLimit: { limit: 5, windowSeconds: 30 } },
+        }),
+      });
+    expect(attempt).toThrow(StageConfigError);
+    const message = (() => {
+      try {
+        attempt();
+        return '';
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })();
+    expect(message).toContain('lib/config/prod.ts');
+    expect(message).toMatch(
+      /network\.flowLogRetentionDays: must be one of CloudWatch Logs' retention periods/,
+    );
+    expect(message).toMatch(/api\.corsOrigins\.0: CORS origins must be https/);
+    expect(message).toMatch(/api\.perIpRateLimit\.limit: .*at least 10/);
+    expect(message).toMatch(/api\.perIpRateLimit\.windowSeconds: WAF evaluates/);
+    expect(message).toMatch(/protectData: prod must protect its data/);
+    expect(message).toMatch(/network\.egress: prod must use egress 'endpoints'/);
+  });
+
+  it('keeps plain-http localhost origins to dev', () => {
+    expect(() =>
+      loadStageConfig('staging', {
+        overrides: (c) => ({ ...c, api: { ...c.api, corsOrigins: ['http://localhost:3000'] } }),
+      }),
+    ).toThrow(/only dev may allow plain-http/);
+  });
+});

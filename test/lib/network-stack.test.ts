@@ -1,0 +1,133 @@
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { synthStage } from '../support/cdk';
+
+const templates: Record<string, Template> = {};
+
+beforeAll(() => {
+  for (const stage of ['dev', 'staging', 'prod']) templates[stage] = synthStage(stage).templates.network;
+});
+
+const net = (stage: string): Template => templates[stage] as Template;
+
+describe('Network stack', () => {
+  it.each(['dev', 'staging', 'prod'])(
+    '%s: VPC with app and data subnets in two AZs and an S3 gateway endpoint',
+    (stage) => {
+      const t = net(stage);
+      t.resourceCountIs('AWS::EC2::VPC', 1);
+      t.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+        VpcEndpointType: 'Gateway',
+        ServiceName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['.s3'])]) }),
+      });
+      for (const name of ['App', 'Data']) {
+        const ids = Object.keys(t.findResources('AWS::EC2::Subnet'));
+        expect(ids.filter((id) => new RegExp(`^Vpc${name}Subnet[12]Subnet`).test(id))).toHaveLength(2);
+      }
+    },
+  );
+
+  it.each(['dev', 'staging', 'prod'])(
+    '%s: flow logs of all traffic go to a KMS-encrypted log group',
+    (stage) => {
+      const t = net(stage);
+      t.hasResourceProperties('AWS::EC2::FlowLog', {
+        ResourceType: 'VPC',
+        TrafficType: 'ALL',
+        LogDestinationType: 'cloud-watch-logs',
+      });
+      t.hasResourceProperties('AWS::Logs::LogGroup', {
+        KmsKeyId: Match.objectLike({ 'Fn::GetAtt': Match.arrayWith([Match.stringLikeRegexp('^LogsKey')]) }),
+      });
+      t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    },
+  );
+
+  it('dev: one hardened NAT instance, no NAT gateway', () => {
+    const t = net('dev');
+    t.resourceCountIs('AWS::EC2::NatGateway', 0);
+    t.resourceCountIs('AWS::EC2::Instance', 1);
+    t.hasResourceProperties('AWS::EC2::Instance', {
+      InstanceType: 't4g.nano',
+      Monitoring: true,
+      BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { Encrypted: true, VolumeType: 'gp3' } }],
+      LaunchTemplate: Match.anyValue(),
+    });
+    t.hasResourceProperties('AWS::EC2::LaunchTemplate', {
+      LaunchTemplateData: { MetadataOptions: { HttpTokens: 'required' } },
+    });
+    // The NAT forwards only the Lambdas' HTTPS.
+    t.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      IpProtocol: 'tcp',
+      FromPort: 443,
+      ToPort: 443,
+      SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LambdaSecurityGroup'), 'GroupId'] },
+    });
+  });
+
+  it('staging: one managed NAT gateway per AZ', () => {
+    const t = net('staging');
+    t.resourceCountIs('AWS::EC2::NatGateway', 2);
+    t.resourceCountIs('AWS::EC2::Instance', 0);
+  });
+
+  it('prod: no internet path at all, and interface endpoints for exactly the APIs the Lambdas call', () => {
+    const t = net('prod');
+    for (const type of [
+      'AWS::EC2::InternetGateway',
+      'AWS::EC2::NatGateway',
+      'AWS::EC2::Instance',
+      'AWS::EC2::EIP',
+    ]) {
+      t.resourceCountIs(type, 0);
+    }
+    t.resourcePropertiesCountIs('AWS::EC2::Route', { DestinationCidrBlock: '0.0.0.0/0' }, 0);
+    const services = Object.values(
+      t.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } }),
+    ).map((r) => JSON.stringify(r.Properties.ServiceName).match(/\.([a-z-]+)"\]\]\}$/)?.[1]);
+    expect(services.sort()).toEqual(['cognito-idp', 'lambda', 'secretsmanager', 'xray']);
+    t.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Interface',
+      PrivateDnsEnabled: true,
+    });
+  });
+
+  it.each(['dev', 'prod'])(
+    '%s: Lambda security group allows only HTTPS out (PostgreSQL is opened by the Data stack)',
+    (stage) => {
+      net(stage).hasResourceProperties('AWS::EC2::SecurityGroup', {
+        GroupDescription: Match.stringLikeRegexp('^Citadel Lambda functions'),
+        SecurityGroupEgress: [
+          {
+            CidrIp: '0.0.0.0/0',
+            FromPort: 443,
+            ToPort: 443,
+            IpProtocol: 'tcp',
+            Description: 'HTTPS to AWS APIs',
+          },
+        ],
+      });
+      net(stage).hasResourceProperties('AWS::EC2::SecurityGroup', {
+        GroupDescription: 'Citadel PostgreSQL and RDS Proxy',
+        SecurityGroupEgress: [Match.objectLike({ CidrIp: '255.255.255.255/32' })],
+      });
+    },
+  );
+
+  it('applies stage-aware removal policies to data-bearing resources only', () => {
+    net('dev').hasResource('AWS::KMS::Key', { DeletionPolicy: 'Delete', UpdateReplacePolicy: 'Delete' });
+    net('prod').hasResource('AWS::KMS::Key', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    net('prod').hasResource('AWS::Logs::LogGroup', { DeletionPolicy: 'Retain' });
+    net('prod').hasResource('AWS::EC2::SecurityGroup', { DeletionPolicy: Match.absent() });
+  });
+
+  it('tags every taggable resource with Project, Stage and Owner', () => {
+    net('staging').hasResourceProperties('AWS::EC2::VPC', {
+      Tags: Match.arrayWith([
+        { Key: 'Owner', Value: 'platform-team' },
+        { Key: 'Project', Value: 'Citadel' },
+        { Key: 'Stage', Value: 'staging' },
+      ]),
+    });
+  });
+});
