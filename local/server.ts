@@ -1,0 +1,212 @@
+/**
+ * The local API server: serves the route table over HTTP on loopback, invoking the very handler
+ * modules the Lambdas run, behind a reproduction of what API Gateway does in front of them.
+ */
+
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { REQUEST_ID_HEADER, SECURITY_HEADERS } from '../contract/http';
+import type { RouteDefinition } from '../contract/route';
+import { routeList } from '../contract/routes';
+import type { DevTokenIssuer } from './dev-tokens';
+import {
+  authorizerClaims,
+  bearerToken,
+  compileRoutes,
+  type GatewayResponse,
+  gatewayProblem,
+  hasRouteScope,
+  matchRoute,
+  toProxyEvent,
+} from './gateway';
+
+/** API Gateway's payload limit. */
+const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+const PROJECT_ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+
+type LambdaHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+export interface LocalServerOptions {
+  /** Verifies bearer tokens like the Cognito authorizer. */
+  readonly tokens: DevTokenIssuer;
+  /** @default 0 (ephemeral) */
+  readonly port?: number;
+  /** @default every route of the route table */
+  readonly routes?: readonly RouteDefinition[];
+  /** Origins answered on CORS preflight. @default [] */
+  readonly corsOrigins?: readonly string[];
+  /** Extra dev-only endpoints, e.g. the token endpoint; return true when handled. */
+  readonly devEndpoints?: (req: IncomingMessage, res: ServerResponse, body: Buffer) => Promise<boolean>;
+}
+
+export interface LocalServer {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+function lambdaContext(route: RouteDefinition, requestId: string): Context {
+  const deadline = Date.now() + (route.timeoutSeconds ?? 10) * 1000;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: `citadel-local-${route.operationId}`,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:citadel-local-${route.operationId}`,
+    memoryLimitInMB: String(route.memoryMiB ?? 256),
+    awsRequestId: requestId,
+    logGroupName: `/aws/lambda/citadel-local-${route.operationId}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_PAYLOAD_BYTES) return 'too-large';
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function send(res: ServerResponse, response: GatewayResponse | APIGatewayProxyResult): void {
+  const headers: Record<string, string | number | boolean> = { ...(response.headers ?? {}) };
+  const body =
+    'isBase64Encoded' in response && response.isBase64Encoded
+      ? Buffer.from(response.body, 'base64')
+      : Buffer.from(response.body ?? '', 'utf8');
+  res.writeHead(response.statusCode, { ...headers, 'Content-Length': body.length });
+  res.end(body);
+}
+
+/** Starts the server on 127.0.0.1. */
+export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
+  const compiled = compileRoutes(options.routes ?? routeList);
+  const corsOrigins = new Set(options.corsOrigins ?? []);
+  const handlers = new Map<string, Promise<LambdaHandler>>();
+  const loadHandler = (route: RouteDefinition): Promise<LambdaHandler> => {
+    let loaded = handlers.get(route.entry);
+    if (!loaded) {
+      loaded = import(pathToFileURL(path.join(PROJECT_ROOT, route.entry)).href).then(
+        (m) => m.handler as LambdaHandler,
+      );
+      handlers.set(route.entry, loaded);
+    }
+    return loaded;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const requestId = randomUUID();
+    const method = (req.method ?? 'GET').toUpperCase();
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://local');
+    } catch {
+      return send(res, gatewayProblem('badRequest', 'Malformed request target.', requestId));
+    }
+    const body = await readBody(req);
+    if (body === 'too-large') {
+      return send(
+        res,
+        gatewayProblem('payloadTooLarge', 'Request payloads are limited to 10 MB.', requestId),
+      );
+    }
+    if (options.devEndpoints && (await options.devEndpoints(req, res, body))) return;
+
+    const origin = req.headers.origin;
+    if (method === 'OPTIONS') {
+      const allowed = origin !== undefined && corsOrigins.has(origin);
+      res.writeHead(allowed ? 204 : 403, {
+        ...SECURITY_HEADERS,
+        [REQUEST_ID_HEADER]: requestId,
+        ...(allowed
+          ? {
+              'Access-Control-Allow-Origin': origin,
+              'Access-Control-Allow-Methods': 'GET,POST,PUT,PATCH,DELETE',
+              'Access-Control-Allow-Headers': 'Authorization,Content-Type,X-Api-Key,X-Request-Id',
+              'Access-Control-Max-Age': '3600',
+              Vary: 'Origin',
+            }
+          : {}),
+      });
+      res.end();
+      return;
+    }
+
+    const match = matchRoute(compiled, method, url.pathname);
+    if (match.kind === 'not-found')
+      return send(res, gatewayProblem('notFound', 'No such resource.', requestId));
+    if (match.kind === 'method-not-allowed') {
+      const allow = [...match.allow, 'OPTIONS'].join(', ');
+      return send(
+        res,
+        gatewayProblem('methodNotAllowed', `This resource supports ${allow}.`, requestId, { Allow: allow }),
+      );
+    }
+
+    const { route } = match.compiled;
+    let claims: Record<string, string> | undefined;
+    if (route.auth.kind !== 'public') {
+      const token = bearerToken(req.headers);
+      if (!token) return send(res, gatewayProblem('unauthorized', 'Unauthorized', requestId));
+      try {
+        claims = authorizerClaims(await options.tokens.verify(token));
+      } catch {
+        return send(res, gatewayProblem('unauthorized', 'Unauthorized', requestId));
+      }
+      if (!hasRouteScope(route, claims)) {
+        return send(res, gatewayProblem('forbidden', 'Unauthorized', requestId));
+      }
+    }
+
+    const event = toProxyEvent({
+      method,
+      path: url.pathname,
+      query: url.searchParams,
+      headers: req.headers,
+      body,
+      sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+      compiled: match.compiled,
+      pathParameters: match.pathParameters,
+      claims,
+      requestId,
+    });
+    try {
+      const handler = await loadHandler(route);
+      send(res, await handler(event, lambdaContext(route, requestId)));
+    } catch (error) {
+      process.stderr.write(
+        `[local] ${route.operationId} failed: ${(error as Error).stack ?? String(error)}\n`,
+      );
+      send(res, gatewayProblem('internal', 'Internal server error', requestId));
+    }
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error) => {
+      process.stderr.write(`[local] ${(error as Error).stack ?? String(error)}\n`);
+      if (!res.headersSent) send(res, gatewayProblem('internal', 'Internal server error', randomUUID()));
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((e) => (e ? reject(e) : resolve()));
+      }),
+  };
+}
