@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineRoute, PUBLIC, type RouteDefinition } from './route';
 
 /** `GET /v1/health` response. */

@@ -3,7 +3,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { RouteDefinition } from '../../contract/route';
 import { authorizeRoute, claimsOf, type Principal } from './auth';
 import { DomainError } from './errors';
@@ -11,7 +11,8 @@ import { header, jsonResponse, problemResponse } from './http';
 import { logger, metrics, tracer } from './powertools';
 import { parseRequest } from './request';
 
-type Out<T> = T extends z.ZodType ? z.output<T> : undefined;
+/** Output type of an optional route schema (`params`, `query`, `body`). */
+type Out<T> = [Exclude<T, undefined>] extends [z.ZodType] ? z.output<Exclude<T, undefined>> : undefined;
 
 /** What a route implementation receives: validated input and the caller. */
 export interface HandlerRequest<R extends RouteDefinition> {

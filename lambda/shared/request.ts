@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { MAX_JSON_BODY_BYTES } from '../../contract/http';
 import type { FieldError } from '../../contract/problems';
 import type { RouteDefinition } from '../../contract/route';

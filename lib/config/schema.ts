@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The stages Citadel knows. Each has exactly one config object in this folder. */
 export const STAGES = ['dev', 'staging', 'prod'] as const;

@@ -1,0 +1,200 @@
+/**
+ * bench:bundles: what API clients feel at cold start. Every handler is bundled two ways:
+ *   (a) the house way (CitadelFunction's HOUSE_BUNDLING: ESM, minified, SDK bundled and tree-shaken);
+ *   (b) NodejsFunction's out-of-the-box defaults (CommonJS, not minified, @aws-sdk/* and @smithy/*
+ *       external and resolved from node_modules, as in the Lambda runtime).
+ * For each: bundle size, and the median time to `import` it in a fresh Node process over alternating runs.
+ * The floor is a bare handler importing only the Powertools logger and metrics, bundled the house way.
+ * The last line of stdout is one JSON object.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { type BuildOptions, build, type Metafile } from 'esbuild';
+import { HOUSE_BANNER, HOUSE_EXTERNALS, HOUSE_TARGET } from '../lib/constructs/bundling';
+import { median, round } from './stats';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' } } });
+const RUNS = Math.max(15, Number(values.runs));
+const ROOT = path.resolve(import.meta.dirname, '..');
+const OUT = path.join(ROOT, '.bench', 'bundles');
+
+/** Every module under lambda/ (except shared code) that exports a Lambda handler. */
+function handlerEntries(): string[] {
+  const entries: string[] = [];
+  for (const dir of readdirSync(path.join(ROOT, 'lambda'))) {
+    if (dir === 'shared') continue;
+    const full = path.join(ROOT, 'lambda', dir);
+    if (!statSync(full).isDirectory()) continue;
+    for (const file of readdirSync(full)) {
+      if (file.endsWith('.ts') && !file.endsWith('.test.ts')) entries.push(path.join('lambda', dir, file));
+    }
+  }
+  return entries.sort();
+}
+
+/** The esbuild options CitadelFunction's HOUSE_BUNDLING produces. */
+const house = (entry: string, outdir: string): BuildOptions => ({
+  entryPoints: [path.join(ROOT, entry)],
+  outfile: path.join(outdir, 'index.mjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: HOUSE_TARGET,
+  minify: true,
+  sourcemap: true,
+  sourcesContent: false,
+  mainFields: ['module', 'main'],
+  external: HOUSE_EXTERNALS,
+  banner: { js: HOUSE_BANNER },
+  metafile: true,
+  logLevel: 'silent',
+});
+
+/** NodejsFunction defaults for a Node 24 runtime with the recommended feature flags. */
+const defaults = (entry: string, outdir: string): BuildOptions => ({
+  entryPoints: [path.join(ROOT, entry)],
+  outfile: path.join(outdir, 'index.js'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: HOUSE_TARGET,
+  external: ['@aws-sdk/*', '@smithy/*', 'pg-native'],
+  metafile: true,
+  logLevel: 'silent',
+});
+
+interface Built {
+  readonly file: string;
+  readonly bytes: number;
+  readonly metafile: Metafile;
+}
+
+async function bundle(options: BuildOptions): Promise<Built> {
+  const result = await build(options);
+  const file = options.outfile as string;
+  return { file, bytes: statSync(file).size, metafile: result.metafile as Metafile };
+}
+
+const IMPORT_SCRIPT =
+  'const t=process.hrtime.bigint();await import(process.argv[1]);process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6));';
+
+/** Milliseconds to import `file` in a fresh Node process. */
+function importMs(file: string, nodeOptions: string): number {
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', IMPORT_SCRIPT, file], {
+    env: {
+      ...process.env,
+      NODE_OPTIONS: nodeOptions,
+      POWERTOOLS_SERVICE_NAME: 'bench',
+      POWERTOOLS_METRICS_NAMESPACE: 'Citadel',
+      AWS_REGION: 'eu-west-1',
+    },
+    cwd: path.dirname(file),
+  });
+  return Number(out.toString());
+}
+
+/** Largest contributors to a bundle, by package. */
+function dominant(metafile: Metafile, top = 4): string {
+  const byPackage = new Map<string, number>();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+      const key = m ? (m[1] as string) : '(citadel)';
+      byPackage.set(key, (byPackage.get(key) ?? 0) + bytesInOutput);
+    }
+  }
+  return [...byPackage.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([name, bytes]) => `${name} ${(bytes / 1024).toFixed(0)}K`)
+    .join(', ');
+}
+
+rmSync(OUT, { recursive: true, force: true });
+mkdirSync(path.join(OUT, 'default'), { recursive: true });
+// NodejsFunction's CommonJS output is index.js in a directory without "type": "module".
+writeFileSync(path.join(OUT, 'default', 'package.json'), '{"type":"commonjs"}\n');
+
+const entries = handlerEntries();
+const floor = await bundle(house('bench/fixtures/floor.ts', path.join(OUT, 'floor')));
+const HOUSE_NODE_OPTIONS = '--enable-source-maps'; // as CitadelFunction sets it
+
+const rows: Array<{
+  entry: string;
+  houseKiB: number;
+  defaultKiB: number;
+  houseMs: number;
+  defaultMs: number;
+  dominant: string;
+}> = [];
+const floorTimes: number[] = [];
+for (const entry of entries) {
+  const name = entry.replace(/[/.]/g, '_');
+  const a = await bundle(house(entry, path.join(OUT, 'house', name)));
+  const b = await bundle(defaults(entry, path.join(OUT, 'default', name)));
+  const aTimes: number[] = [];
+  const bTimes: number[] = [];
+  importMs(a.file, HOUSE_NODE_OPTIONS); // warm the OS file cache for both before measuring
+  importMs(b.file, '');
+  for (let i = 0; i < RUNS; i++) {
+    // Alternate so drift in machine load hits both variants alike.
+    if (i % 2 === 0) {
+      aTimes.push(importMs(a.file, HOUSE_NODE_OPTIONS));
+      bTimes.push(importMs(b.file, ''));
+    } else {
+      bTimes.push(importMs(b.file, ''));
+      aTimes.push(importMs(a.file, HOUSE_NODE_OPTIONS));
+    }
+    floorTimes.push(importMs(floor.file, HOUSE_NODE_OPTIONS));
+  }
+  rows.push({
+    entry,
+    houseKiB: a.bytes / 1024,
+    defaultKiB: b.bytes / 1024,
+    houseMs: median(aTimes),
+    defaultMs: median(bTimes),
+    dominant: dominant(a.metafile),
+  });
+}
+const floorMs = median(floorTimes);
+
+console.log(
+  `bench:bundles — ${entries.length} handlers, ${RUNS} alternating fresh-process imports per variant`,
+);
+console.log(
+  `baseline (b): NodejsFunction defaults (CJS, unminified, @aws-sdk/* and @smithy/* from node_modules)`,
+);
+console.log(
+  `floor: bare Powertools logger + metrics handler, house bundle: ${(floor.bytes / 1024).toFixed(1)} KiB, ${floorMs.toFixed(1)} ms\n`,
+);
+console.log(
+  'handler'.padEnd(40),
+  'house KiB'.padStart(10),
+  'dflt KiB'.padStart(10),
+  'house ms'.padStart(9),
+  'dflt ms'.padStart(9),
+  'a/b'.padStart(6),
+  'a/floor'.padStart(8),
+);
+for (const r of rows) {
+  console.log(
+    r.entry.padEnd(40),
+    r.houseKiB.toFixed(1).padStart(10),
+    r.defaultKiB.toFixed(1).padStart(10),
+    r.houseMs.toFixed(1).padStart(9),
+    r.defaultMs.toFixed(1).padStart(9),
+    (r.houseMs / r.defaultMs).toFixed(2).padStart(6),
+    (r.houseMs / floorMs).toFixed(2).padStart(8),
+  );
+  console.log(`  dominated by: ${r.dominant}`);
+}
+console.log(
+  JSON.stringify({
+    handlers: rows.length,
+    maxBundleKiB: round(Math.max(...rows.map((r) => r.houseKiB)), 1),
+    worstVsDefault: round(Math.max(...rows.map((r) => r.houseMs / r.defaultMs))),
+    worstVsFloor: round(Math.max(...rows.map((r) => r.houseMs / floorMs))),
+  }),
+);
