@@ -7,6 +7,7 @@ export const healthResponse = z.strictObject({
   stage: z.string(),
   version: z.string(),
   time: z.iso.datetime(),
+  checks: z.strictObject({ database: z.literal('ok') }),
 });
 export type HealthResponse = z.infer<typeof healthResponse>;
 
@@ -20,8 +21,9 @@ export const routes = {
     method: 'GET',
     path: '/v1/health',
     entry: 'lambda/health/get-health.ts',
-    summary: 'Liveness: answers when the API and its handlers are up.',
+    summary: 'Readiness: 200 when the API and its database answer, 503 with Retry-After when not.',
     auth: PUBLIC,
+    needs: ['database'],
     response: { status: 200, schema: healthResponse },
     memoryMiB: 256,
     timeoutSeconds: 5,

@@ -1,13 +1,18 @@
 import { routes } from '../../contract/routes';
+import { ping } from '../shared/db';
 import { defineHandler } from '../shared/handler';
 
 const STAGE = process.env.CITADEL_STAGE ?? 'local';
 const VERSION = process.env.CITADEL_VERSION ?? 'dev';
 
-/** `GET /v1/health`: liveness. */
-export const handler = defineHandler(routes.getHealth, async () => ({
-  status: 'ok' as const,
-  stage: STAGE,
-  version: VERSION,
-  time: new Date().toISOString(),
-}));
+/** `GET /v1/health`: readiness. An unreachable database is a 503 problem with Retry-After. */
+export const handler = defineHandler(routes.getHealth, async () => {
+  await ping();
+  return {
+    status: 'ok' as const,
+    stage: STAGE,
+    version: VERSION,
+    time: new Date().toISOString(),
+    checks: { database: 'ok' as const },
+  };
+});

@@ -1,8 +1,21 @@
-import { describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { SECURITY_HEADERS } from '../../contract/http';
 import { handler as health } from '../../lambda/health/get-health';
+import { closePool } from '../../lambda/shared/db';
+import { migratedDatabase } from '../support/database';
 import { lambdaContext, proxyEvent } from '../support/lambda';
+import { startPostgres, type TestPostgres } from '../support/postgres';
+
+let server: TestPostgres;
+beforeAll(async () => {
+  server = await startPostgres();
+  process.env.DATABASE_URL = (await migratedDatabase(server)).appUrl;
+});
+afterAll(async () => {
+  await closePool();
+  await server.destroy();
+});
 
 process.env.CITADEL_CORS_ORIGINS = 'https://app.example.com,https://admin.example.com';
 
@@ -22,6 +35,7 @@ describe('GET /v1/health through the house handler', () => {
       stage: expect.any(String),
       version: expect.any(String),
       time: expect.any(String),
+      checks: { database: 'ok' },
     });
     expect(Number.isNaN(Date.parse(body.time))).toBe(false);
     expect(res.headers).toMatchObject({ ...SECURITY_HEADERS, 'x-request-id': requestId });

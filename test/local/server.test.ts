@@ -2,15 +2,21 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { SECURITY_HEADERS } from '../../contract/http';
 import { routes } from '../../contract/routes';
+import { closePool } from '../../lambda/shared/db';
 import { devTokenEndpoint } from '../../local/dev-endpoints';
 import { createDevTokenIssuer, type DevTokenIssuer } from '../../local/dev-tokens';
 import { type LocalServer, startLocalServer } from '../../local/server';
 import { whoamiRoute } from '../fixtures/whoami';
+import { migratedDatabase } from '../support/database';
+import { startPostgres, type TestPostgres } from '../support/postgres';
 
 let server: LocalServer;
 let tokens: DevTokenIssuer;
+let postgres: TestPostgres;
 
 beforeAll(async () => {
+  postgres = await startPostgres();
+  process.env.DATABASE_URL = (await migratedDatabase(postgres)).appUrl;
   process.env.NODE_ENV = 'development';
   tokens = await createDevTokenIssuer();
   server = await startLocalServer({
@@ -22,6 +28,8 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server.close();
+  await closePool();
+  await postgres.destroy();
   process.env.NODE_ENV = 'test';
 });
 

@@ -9,3 +9,5 @@ process.env.POWERTOOLS_LOG_LEVEL ??= process.env.CITADEL_TEST_LOGS ? 'DEBUG' : '
 process.env.AWS_REGION ??= 'eu-west-1';
 process.env.AWS_ACCESS_KEY_ID ??= 'test-access-key';
 process.env.AWS_SECRET_ACCESS_KEY ??= 'test-secret-key';
+// Test PostgreSQL servers listen on loopback without TLS; deployed functions always verify TLS.
+process.env.CITADEL_DB_TLS ??= 'disable';
