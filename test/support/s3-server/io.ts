@@ -1,0 +1,91 @@
+/**
+ * Request/response I/O used by the operation handlers: receiving a verified body into a temporary file or into
+ * memory (small XML documents), and streaming a byte range of an object from its data segments.
+ */
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { MAX_PUT_SIZE } from './attributes';
+import { bodySpec, MemorySink, type ReceivedBody, receiveBody } from './body';
+import type { RequestContext, Services } from './context';
+import { S3Error } from './errors';
+import type { ObjectRecord } from './store';
+
+const READ_CHUNK = 512 * 1024;
+const WRITE_CHUNK = 1024 * 1024;
+
+/** A verified body stored in a temporary file, which the caller must commit or discard. */
+export interface ReceivedFile extends ReceivedBody {
+  readonly path: string;
+}
+
+/**
+ * Receives a PutObject/UploadPart body into a temporary file, verifying length, payload hash, Content-MD5 and
+ * checksums. Nothing is left on disk when it throws.
+ */
+export async function receiveToFile(ctx: RequestContext, services: Services): Promise<ReceivedFile> {
+  const spec = bodySpec((name) => ctx.header(name), ctx.auth);
+  if (spec.declaredLength === undefined) {
+    throw new S3Error('MissingContentLength', 411, 'You must provide the Content-Length HTTP header.');
+  }
+  if (spec.declaredLength > MAX_PUT_SIZE) {
+    throw new S3Error('EntityTooLarge', 400, 'Your proposed upload exceeds the maximum allowed size', {
+      ProposedSize: String(spec.declaredLength),
+      MaxSizeAllowed: String(MAX_PUT_SIZE),
+    });
+  }
+  const path = services.store.tempPath();
+  const sink = createWriteStream(path, { flags: 'wx', highWaterMark: WRITE_CHUNK });
+  try {
+    const body = await receiveBody(ctx.req, spec, ctx.auth, sink, MAX_PUT_SIZE);
+    return { ...body, path };
+  } catch (error) {
+    // The file may still be opening; remove it only once the stream has let go of it.
+    if (!sink.closed) await once(sink, 'close').catch(() => undefined);
+    await services.store.discard(path);
+    throw error;
+  }
+}
+
+/** Receives a small verified body (an XML document) as text. */
+export async function receiveText(ctx: RequestContext, limit: number): Promise<string> {
+  const spec = bodySpec((name) => ctx.header(name), ctx.auth);
+  const sink = new MemorySink(limit);
+  await receiveBody(ctx.req, spec, ctx.auth, sink, limit);
+  return sink.text();
+}
+
+/**
+ * Streams bytes `start..end` (inclusive) of an object to the response, segment by segment, keeping the data
+ * pinned against concurrent overwrite/delete until done.
+ */
+export async function streamObject(
+  ctx: RequestContext,
+  services: Services,
+  bucket: string,
+  record: ObjectRecord,
+  start: number,
+  end: number,
+): Promise<void> {
+  const release = services.store.acquire(bucket, record);
+  try {
+    let offset = 0;
+    for (const segment of record.segments) {
+      const segmentStart = offset;
+      offset += segment.size;
+      if (segment.size === 0 || offset - 1 < start) continue;
+      if (segmentStart > end) break;
+      const from = Math.max(start, segmentStart) - segmentStart;
+      const to = Math.min(end, offset - 1) - segmentStart;
+      const source = createReadStream(services.store.segmentPath(bucket, segment), {
+        start: from,
+        end: to,
+        highWaterMark: READ_CHUNK,
+      });
+      await pipeline(source, ctx.res, { end: false });
+    }
+    ctx.res.end();
+  } finally {
+    release();
+  }
+}

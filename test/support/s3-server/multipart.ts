@@ -1,0 +1,245 @@
+/**
+ * Multipart upload operations: CreateMultipartUpload, UploadPart, ListParts, CompleteMultipartUpload,
+ * AbortMultipartUpload and ListMultipartUploads, with S3's validation rules at completion (ascending part order,
+ * known parts with matching ETags, every part but the last at least 5 MiB).
+ */
+import { createHash } from 'node:crypto';
+import { emitCreated, encryptionHeaders, OWNER, requestAttributes, validateKey } from './attributes';
+import { checksumElement, checksumHeader } from './checksums';
+import type { RequestContext, Services } from './context';
+import { errors, S3Error } from './errors';
+import { receiveText, receiveToFile } from './io';
+import { uriEncode } from './sigv4';
+import { type CompletionPlan, compareKeys, type PartRecord, type UploadRecord } from './store';
+import { type CompletedPartInput, parseCompleteMultipartUpload, xmlDocument } from './xml';
+
+/** Smallest size of every part but the last: 5 MiB. */
+export const MIN_PART_SIZE = 5 * 1024 * 1024;
+/** Highest part number. */
+export const MAX_PART_NUMBER = 10_000;
+
+function target(ctx: RequestContext): { bucket: string; key: string; uploadId: string } {
+  return { bucket: ctx.bucketName, key: ctx.objectKey, uploadId: ctx.param('uploadId') ?? '' };
+}
+
+function requireUpload(ctx: RequestContext, services: Services): UploadRecord {
+  const { bucket, key, uploadId } = target(ctx);
+  if (!services.store.hasBucket(bucket)) throw errors.noSuchBucket(bucket);
+  const upload = services.store.getUpload(uploadId, bucket, key);
+  if (!upload) throw errors.noSuchUpload(uploadId);
+  return upload;
+}
+
+function integerParam(ctx: RequestContext, name: string, fallback: number, max: number): number {
+  const raw = ctx.param(name);
+  if (raw === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(raw))
+    throw errors.invalidArgument(`Provided ${name} not an integer or within integer range`, name, raw);
+  return Math.min(Number(raw), max);
+}
+
+/** POST /bucket/key?uploads */
+export async function createMultipartUpload(ctx: RequestContext, services: Services): Promise<void> {
+  const { bucket, key } = target(ctx);
+  validateKey(key);
+  if (!services.store.hasBucket(bucket)) throw errors.noSuchBucket(bucket);
+  const upload = await services.store.createUpload(bucket, key, requestAttributes(ctx));
+  ctx.sendXml(
+    200,
+    xmlDocument('InitiateMultipartUploadResult', { Bucket: bucket, Key: key, UploadId: upload.uploadId }),
+    encryptionHeaders(upload.attributes),
+  );
+}
+
+/** PUT /bucket/key?partNumber=N&uploadId=ID */
+export async function uploadPart(ctx: RequestContext, services: Services): Promise<void> {
+  const raw = ctx.param('partNumber') ?? '';
+  const partNumber = /^\d{1,5}$/.test(raw) ? Number(raw) : 0;
+  if (partNumber < 1 || partNumber > MAX_PART_NUMBER) {
+    throw errors.invalidArgument(
+      'Part number must be an integer between 1 and 10000, inclusive',
+      'partNumber',
+      raw,
+    );
+  }
+  const upload = requireUpload(ctx, services);
+  const body = await receiveToFile(ctx, services);
+  const part = await services.store.putPart(upload, partNumber, body.path, {
+    size: body.size,
+    etag: `"${body.md5Hex}"`,
+    checksum: body.checksum,
+  });
+  ctx.send(200, {
+    ETag: part.etag,
+    ...encryptionHeaders(upload.attributes),
+    ...(part.checksum ? { [checksumHeader(part.checksum.algorithm)]: part.checksum.value } : {}),
+  });
+}
+
+function partElement(part: PartRecord) {
+  return {
+    PartNumber: part.partNumber,
+    LastModified: new Date(part.lastModified),
+    ETag: part.etag,
+    Size: part.size,
+    ...(part.checksum ? { [checksumElement(part.checksum.algorithm)]: part.checksum.value } : {}),
+  };
+}
+
+/** GET /bucket/key?uploadId=ID (with `max-parts` and `part-number-marker`) */
+export async function listParts(ctx: RequestContext, services: Services): Promise<void> {
+  const upload = requireUpload(ctx, services);
+  const maxParts = integerParam(ctx, 'max-parts', 1000, 1000);
+  const marker = integerParam(ctx, 'part-number-marker', 0, Number.MAX_SAFE_INTEGER);
+  const after = [...upload.parts.values()]
+    .filter((p) => p.partNumber > marker)
+    .sort((a, b) => a.partNumber - b.partNumber);
+  const page = after.slice(0, maxParts);
+  const truncated = after.length > page.length;
+  ctx.sendXml(
+    200,
+    xmlDocument('ListPartsResult', {
+      Bucket: upload.bucket,
+      Key: upload.key,
+      UploadId: upload.uploadId,
+      Initiator: OWNER,
+      Owner: OWNER,
+      StorageClass: 'STANDARD',
+      PartNumberMarker: marker,
+      NextPartNumberMarker: page.at(-1)?.partNumber ?? marker,
+      MaxParts: maxParts,
+      IsTruncated: truncated,
+      Part: page.map(partElement),
+    }),
+  );
+}
+
+const normalizeEtag = (etag: string) => etag.replace(/"/g, '').trim().toLowerCase();
+
+function invalidPart(upload: UploadRecord, requested: CompletedPartInput): S3Error {
+  return new S3Error(
+    'InvalidPart',
+    400,
+    "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not have matched the part's entity tag.",
+    { UploadId: upload.uploadId, PartNumber: String(requested.partNumber), ETag: requested.etag },
+  );
+}
+
+/** Validates a completion request against an upload and computes the multipart ETag. */
+export function planCompletion(
+  upload: UploadRecord,
+  requested: readonly CompletedPartInput[],
+): CompletionPlan {
+  let previous = 0;
+  for (const part of requested) {
+    if (part.partNumber <= previous) {
+      throw new S3Error(
+        'InvalidPartOrder',
+        400,
+        'The list of parts was not in ascending order. Parts must be ordered by part number.',
+        { UploadId: upload.uploadId },
+      );
+    }
+    previous = part.partNumber;
+  }
+  const parts = requested.map((wanted) => {
+    const part = upload.parts.get(wanted.partNumber);
+    if (!part || normalizeEtag(part.etag) !== normalizeEtag(wanted.etag)) throw invalidPart(upload, wanted);
+    for (const [element, value] of Object.entries(wanted.checksums)) {
+      if (
+        part.checksum &&
+        checksumElement(part.checksum.algorithm) === element &&
+        part.checksum.value !== value
+      ) {
+        throw invalidPart(upload, wanted);
+      }
+    }
+    return part;
+  });
+  parts.slice(0, -1).forEach((part) => {
+    if (part.size < MIN_PART_SIZE) {
+      throw new S3Error(
+        'EntityTooSmall',
+        400,
+        'Your proposed upload is smaller than the minimum allowed size',
+        {
+          ProposedSize: String(part.size),
+          MinSizeAllowed: String(MIN_PART_SIZE),
+          PartNumber: String(part.partNumber),
+          ETag: normalizeEtag(part.etag),
+        },
+      );
+    }
+  });
+  const md5 = createHash('md5');
+  for (const part of parts) md5.update(Buffer.from(normalizeEtag(part.etag), 'hex'));
+  return { parts, etag: `"${md5.digest('hex')}-${parts.length}"` };
+}
+
+/** POST /bucket/key?uploadId=ID */
+export async function completeMultipartUpload(ctx: RequestContext, services: Services): Promise<void> {
+  const upload = requireUpload(ctx, services);
+  const requested = parseCompleteMultipartUpload(await receiveText(ctx, 16 * 1024 * 1024));
+  const record = await services.store.completeUpload(upload, (current) => planCompletion(current, requested));
+  emitCreated(services, upload.bucket, record);
+  const host = ctx.req.headers.host ?? 'localhost';
+  ctx.sendXml(
+    200,
+    xmlDocument('CompleteMultipartUploadResult', {
+      Location: `http://${host}/${uriEncode(upload.bucket)}/${uriEncode(upload.key, false)}`,
+      Bucket: upload.bucket,
+      Key: upload.key,
+      ETag: record.etag,
+    }),
+    encryptionHeaders(record),
+  );
+}
+
+/** DELETE /bucket/key?uploadId=ID */
+export async function abortMultipartUpload(ctx: RequestContext, services: Services): Promise<void> {
+  const upload = requireUpload(ctx, services);
+  await services.store.abortUpload(upload.uploadId, upload);
+  ctx.send(204);
+}
+
+/** GET /bucket?uploads (with `prefix`, `key-marker`, `upload-id-marker`, `max-uploads`) */
+export async function listMultipartUploads(ctx: RequestContext, services: Services): Promise<void> {
+  const bucket = ctx.bucketName;
+  if (!services.store.hasBucket(bucket)) throw errors.noSuchBucket(bucket);
+  const prefix = ctx.param('prefix') ?? '';
+  const keyMarker = ctx.param('key-marker') ?? '';
+  const uploadIdMarker = ctx.param('upload-id-marker') ?? '';
+  const maxUploads = integerParam(ctx, 'max-uploads', 1000, 1000);
+  const all = services.store.listUploads(bucket).filter((u) => u.key.startsWith(prefix));
+  let startIndex = 0;
+  if (keyMarker !== '') {
+    const markerIndex =
+      uploadIdMarker === '' ? -1 : all.findIndex((u) => u.key === keyMarker && u.uploadId === uploadIdMarker);
+    startIndex = markerIndex >= 0 ? markerIndex + 1 : all.findIndex((u) => compareKeys(u.key, keyMarker) > 0);
+    if (startIndex < 0) startIndex = all.length;
+  }
+  const page = all.slice(startIndex, startIndex + maxUploads);
+  const truncated = startIndex + page.length < all.length;
+  const last = page.at(-1);
+  ctx.sendXml(
+    200,
+    xmlDocument('ListMultipartUploadsResult', {
+      Bucket: bucket,
+      KeyMarker: keyMarker,
+      UploadIdMarker: uploadIdMarker,
+      NextKeyMarker: truncated ? last?.key : undefined,
+      NextUploadIdMarker: truncated ? last?.uploadId : undefined,
+      Prefix: prefix,
+      MaxUploads: maxUploads,
+      IsTruncated: truncated,
+      Upload: page.map((u) => ({
+        Key: u.key,
+        UploadId: u.uploadId,
+        Initiator: OWNER,
+        Owner: OWNER,
+        StorageClass: 'STANDARD',
+        Initiated: new Date(u.initiated),
+      })),
+    }),
+  );
+}
