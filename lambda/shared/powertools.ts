@@ -33,8 +33,23 @@ class RedactingLogFormatter extends LogFormatter {
 
 export const logger = new Logger({ logFormatter: new RedactingLogFormatter() });
 
+/**
+ * Powertools Metrics reports its own housekeeping through this logger. A request that records no
+ * business metric is normal here, so that notice is demoted to DEBUG instead of a WARN per request.
+ */
+const metricsLogger = {
+  debug: (message: unknown) => logger.debug(String(message)),
+  info: (message: unknown) => logger.info(String(message)),
+  warn: (message: unknown) =>
+    String(message).startsWith('No application metrics')
+      ? logger.debug(String(message))
+      : logger.warn(String(message)),
+  error: (message: unknown) => logger.error(String(message)),
+};
+
 export const metrics = new Metrics({
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE,
+  logger: metricsLogger,
 });
 
 export const tracer = new Tracer();

@@ -26,6 +26,17 @@ export function redact(value: unknown, depth = 0, seen: WeakSet<object> = new We
   if (depth > 8) return '[Truncated]';
   if (seen.has(value)) return '[Circular]';
   seen.add(value);
+  if (value instanceof Error) {
+    // Error fields are not enumerable: keep what an operator needs, redacted like everything else.
+    const { code } = value as { code?: unknown };
+    return {
+      name: value.name,
+      message: redactString(value.message),
+      ...(code === undefined ? {} : { code }),
+      stack: value.stack ? redactString(value.stack) : undefined,
+      ...(value.cause === undefined ? {} : { cause: redact(value.cause, depth + 1, seen) }),
+    };
+  }
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1, seen));
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {

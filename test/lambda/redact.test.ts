@@ -47,3 +47,17 @@ describe('redact', () => {
     );
   });
 });
+
+describe('redact errors', () => {
+  it('keeps name, message, code and stack of an Error, redacted', () => {
+    const error = Object.assign(new Error(`connect failed for ${JWT}`), { code: 'ECONNREFUSED' });
+    const out = redact({ error }) as { error: Record<string, unknown> };
+    expect(out.error).toMatchObject({
+      name: 'Error',
+      code: 'ECONNREFUSED',
+      message: `connect failed for ${REDACTED}`,
+    });
+    expect(String(out.error.stack)).toContain('redact.test');
+    expect(JSON.stringify(out)).not.toContain(JWT);
+  });
+});
