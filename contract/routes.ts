@@ -1,5 +1,6 @@
 import * as z from 'zod';
-import { defineRoute, PUBLIC, type RouteDefinition } from './route';
+import { fileIdParams, fileSchema } from './files';
+import { defineRoute, PUBLIC, type RouteDefinition, requires } from './route';
 
 /** `GET /v1/health` response. */
 export const healthResponse = z.strictObject({
@@ -27,6 +28,17 @@ export const routes = {
     response: { status: 200, schema: healthResponse },
     memoryMiB: 256,
     timeoutSeconds: 5,
+  }),
+  getFile: defineRoute({
+    operationId: 'getFile',
+    method: 'GET',
+    path: '/v1/files/{id}',
+    entry: 'lambda/files/get-file.ts',
+    summary: "A file's metadata and state: the owner's own, or anyone's for managers and admins.",
+    auth: requires('user', ['files.read']),
+    params: fileIdParams,
+    response: { status: 200, schema: fileSchema },
+    needs: ['database'],
   }),
 } as const satisfies Record<string, RouteDefinition>;
 

@@ -1,10 +1,14 @@
 import type { App } from 'aws-cdk-lib';
 import type { StageConfig } from './config';
 import { ApiStack } from './stacks/api-stack';
+import { DataStack } from './stacks/data-stack';
+import { IdentityStack } from './stacks/identity-stack';
 import { NetworkStack } from './stacks/network-stack';
 
 export interface CitadelStacks {
   readonly network: NetworkStack;
+  readonly data: DataStack;
+  readonly identity: IdentityStack;
   readonly api: ApiStack;
 }
 
@@ -16,6 +20,8 @@ export interface CitadelOptions {
 /** Builds one stage of Citadel: every stack, linked through typed props. */
 export function createCitadel(app: App, config: StageConfig, options: CitadelOptions = {}): CitadelStacks {
   const network = new NetworkStack(app, { config });
-  const api = new ApiStack(app, { config, network, version: options.version });
-  return { network, api };
+  const data = new DataStack(app, { config, network });
+  const identity = new IdentityStack(app, { config, network });
+  const api = new ApiStack(app, { config, network, data, identity, version: options.version });
+  return { network, data, identity, api };
 }

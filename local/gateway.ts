@@ -148,7 +148,7 @@ export function toProxyEvent(input: EventInput): APIGatewayProxyEvent {
   const multiValueQueryStringParameters: Record<string, string[]> = {};
   for (const [k, v] of input.query) {
     queryStringParameters[k] = v;
-    (multiValueQueryStringParameters[k] ??= []).push(v);
+    multiValueQueryStringParameters[k] = [...(multiValueQueryStringParameters[k] ?? []), v];
   }
   const contentType = headers['content-type'] ?? '';
   const textual = input.body.length === 0 || TEXTUAL.test(contentType) || contentType === '';

@@ -67,7 +67,12 @@ function lambdaContext(route: RouteDefinition, requestId: string): Context {
   };
 }
 
+const EMPTY = Buffer.alloc(0);
+
 async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
+  // Most API calls are bodiless GETs: skip the stream machinery when HTTP says there is no body.
+  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)
+    return EMPTY;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -91,6 +96,18 @@ function send(res: ServerResponse, response: GatewayResponse | APIGatewayProxyRe
 /** Starts the server on 127.0.0.1. */
 export async function startLocalServer(options: LocalServerOptions): Promise<LocalServer> {
   const compiled = compileRoutes(options.routes ?? routeList);
+  // API Gateway caches a Cognito authorizer's verdict per token (300 s by default); so does this server,
+  // capped by the token's own expiry.
+  const verified = new Map<string, { claims: Record<string, string>; until: number }>();
+  const verifyCached = async (token: string): Promise<Record<string, string>> => {
+    const hit = verified.get(token);
+    if (hit && hit.until > Date.now()) return hit.claims;
+    const payload = await options.tokens.verify(token);
+    const claims = authorizerClaims(payload);
+    if (verified.size > 10_000) verified.clear();
+    verified.set(token, { claims, until: Math.min(Date.now() + 300_000, (payload.exp ?? 0) * 1000) });
+    return claims;
+  };
   const corsOrigins = new Set(options.corsOrigins ?? []);
   const handlers = new Map<string, Promise<LambdaHandler>>();
   const loadHandler = (route: RouteDefinition): Promise<LambdaHandler> => {
@@ -159,7 +176,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       const token = bearerToken(req.headers);
       if (!token) return send(res, gatewayProblem('unauthorized', 'Unauthorized', requestId));
       try {
-        claims = authorizerClaims(await options.tokens.verify(token));
+        claims = await verifyCached(token);
       } catch {
         return send(res, gatewayProblem('unauthorized', 'Unauthorized', requestId));
       }

@@ -98,13 +98,9 @@ export function principalFromClaims(claims: Claims | undefined | null): Principa
 export const claimsOf = (event: Pick<APIGatewayProxyEvent, 'requestContext'>): Claims | undefined =>
   (event.requestContext?.authorizer as { claims?: Claims } | null | undefined)?.claims ?? undefined;
 
-/**
- * Enforces a route's auth: scopes for every token, the role hierarchy for people.
- * Returns the principal, or `undefined` for public routes.
- */
-export function authorizeRoute(auth: RouteAuth, claims: Claims | undefined): Principal | undefined {
-  if (auth.kind === 'public') return undefined;
-  const principal = principalFromClaims(claims);
+/** Throws 403 unless `principal` holds one of the route's scopes and, for people, its role. */
+export function assertRouteAccess(auth: RouteAuth, principal: Principal): void {
+  if (auth.kind === 'public') return;
   if (!auth.scopes.some((s) => principal.scopes.has(s))) {
     throw new ForbiddenError(
       `This operation needs one of the scopes ${auth.scopes.map(qualifiedScope).join(', ')}.`,
@@ -113,5 +109,15 @@ export function authorizeRoute(auth: RouteAuth, claims: Claims | undefined): Pri
   if (principal.kind === 'user' && !roleSatisfies(principal.role, auth.minRole)) {
     throw new ForbiddenError(`This operation needs the ${auth.minRole} role or higher.`);
   }
+}
+
+/**
+ * Enforces a route's auth: scopes for every token, the role hierarchy for people.
+ * Returns the principal, or `undefined` for public routes.
+ */
+export function authorizeRoute(auth: RouteAuth, claims: Claims | undefined): Principal | undefined {
+  if (auth.kind === 'public') return undefined;
+  const principal = principalFromClaims(claims);
+  assertRouteAccess(auth, principal);
   return principal;
 }

@@ -1,14 +1,12 @@
-import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type * as z from 'zod';
 import type { RouteDefinition } from '../../contract/route';
-import { authorizeRoute, claimsOf, type Principal } from './auth';
-import { DomainError } from './errors';
+import { recordDenial } from './audit';
+import { assertRouteAccess, claimsOf, type Principal, principalFromClaims } from './auth';
+import { DomainError, ForbiddenError, UnauthorizedError } from './errors';
 import { header, jsonResponse, problemResponse } from './http';
-import { logger, metrics, tracer } from './powertools';
+import { observe } from './observe';
+import { logger } from './powertools';
 import { parseRequest } from './request';
 
 /** Output type of an optional route schema (`params`, `query`, `body`). */
@@ -50,15 +48,33 @@ export function defineHandler<R extends RouteDefinition>(
     const requestId = event.requestContext?.requestId ?? context.awsRequestId;
     const origin = header(event, 'origin');
     logger.setCorrelationId(requestId);
+    const sourceIp = event.requestContext?.identity?.sourceIp ?? 'unknown';
+    let principal: Principal | undefined;
     try {
+      // Who first: an unauthorized caller learns nothing about what a valid request looks like.
+      if (route.auth.kind !== 'public') {
+        try {
+          principal = principalFromClaims(claimsOf(event));
+          assertRouteAccess(route.auth, principal);
+        } catch (error) {
+          if (
+            route.needs?.includes('database') &&
+            (error instanceof ForbiddenError || error instanceof UnauthorizedError)
+          ) {
+            await recordDenial({
+              principal,
+              action: 'access.denied',
+              target: `${route.method} ${route.path}`,
+              requestId,
+              sourceIp,
+              details: { operation: route.operationId, reason: error.message },
+            });
+          }
+          throw error;
+        }
+      }
       const input = parseRequest(route, event);
-      const principal = authorizeRoute(route.auth, claimsOf(event));
-      const result = await implementation({
-        ...input,
-        principal,
-        requestId,
-        sourceIp: event.requestContext?.identity?.sourceIp ?? 'unknown',
-      } as HandlerRequest<R>);
+      const result = await implementation({ ...input, principal, requestId, sourceIp } as HandlerRequest<R>);
       const body = route.response.schema.parse(result);
       return jsonResponse(route.response.status, body, requestId, origin);
     } catch (error) {
@@ -75,9 +91,5 @@ export function defineHandler<R extends RouteDefinition>(
     }
   };
 
-  const handler = middy(core)
-    .use(captureLambdaHandler(tracer, { captureResponse: false }))
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics, { captureColdStartMetric: true }));
-  return Object.assign(handler, { route });
+  return Object.assign(observe(core), { route });
 }

@@ -5,7 +5,7 @@
 import { LogFormatter, Logger, LogItem } from '@aws-lambda-powertools/logger';
 import type { LogAttributes, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { Tracer } from '@aws-lambda-powertools/tracer';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { redact } from './redact';
 
 /** Metric namespace of every Citadel metric (alarms and dashboards read it). */
@@ -52,4 +52,16 @@ export const metrics = new Metrics({
   logger: metricsLogger,
 });
 
-export const tracer = new Tracer();
+/**
+ * X-Ray works only inside Lambda with tracing on. Elsewhere (tests, `npm run dev`, stages with tracing off)
+ * the X-Ray SDK is never loaded: importing it installs an async hook on every promise of the process.
+ */
+export const tracingEnabled =
+  process.env.POWERTOOLS_TRACE_ENABLED !== 'false' && process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined;
+
+export const tracer: Tracer | undefined = tracingEnabled
+  ? new (await import('@aws-lambda-powertools/tracer')).Tracer()
+  : undefined;
+
+/** Instruments an AWS SDK v3 client for X-Ray when tracing is on; returns it unchanged otherwise. */
+export const traced = <T>(client: T): T => (tracer ? tracer.captureAWSv3Client(client) : client);

@@ -60,12 +60,111 @@ export const stageConfigSchema = z
       logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']),
       tracing: z.boolean(),
     }),
+    database: z.strictObject({
+      /** Graviton classes only: t4g for small stages, m7g/r7g/m8g/r8g for production. */
+      instanceType: z
+        .string()
+        .regex(
+          /^(t4g|m6g|m7g|m8g|r6g|r7g|r8g)\.(micro|small|medium|large|xlarge|\d+xlarge)$/,
+          'use a Graviton class, e.g. t4g.micro or r7g.large',
+        ),
+      allocatedStorageGiB: z.number().int().min(20).max(65536),
+      /** Storage autoscaling ceiling. */
+      maxAllocatedStorageGiB: z.number().int().max(65536),
+      multiAz: z.boolean(),
+      /** Automated backup retention (the AWS Backup plan keeps its own daily and weekly copies). */
+      backupRetentionDays: z.number().int().min(1).max(35),
+      deletionProtection: z.boolean(),
+      /** RDS Proxy with end-to-end IAM in front of the instance. */
+      proxy: z.boolean(),
+      /** Database Insights: standard (7 days of Performance Insights) or advanced (15 months, extra cost). */
+      insights: z.enum(['off', 'standard', 'advanced']),
+      /** Enhanced monitoring granularity; 0 turns it off. */
+      enhancedMonitoringSeconds: z.union([
+        z.literal(0),
+        z.literal(1),
+        z.literal(5),
+        z.literal(10),
+        z.literal(15),
+        z.literal(30),
+        z.literal(60),
+      ]),
+      /** Statements slower than this are logged. */
+      logMinDurationMs: z.number().int().min(0),
+      /** Days between password rotations (master and reporting). */
+      rotationDays: z.number().int().min(1).max(30, 'rotate at least every 30 days'),
+      /** Create the read-only reporting login for BI tools that cannot use IAM. */
+      reportingUser: z.boolean(),
+      /** AWS Backup restore testing: restore the latest recovery point weekly and validate it. */
+      restoreTesting: z.boolean(),
+    }),
+    identity: z.strictObject({
+      /** Anyone may create an account (email verified, MFA enrolled at first sign-in). */
+      selfSignUp: z.boolean(),
+      /**
+       * TOTP is always on; these add SMS and email as second factors. SMS needs the account out of the
+       * SNS SMS sandbox; email needs the Essentials or Plus plan and an SES sender (`ses`).
+       */
+      mfaSecondFactors: z.strictObject({ sms: z.boolean(), email: z.boolean() }),
+      /** SES identity Cognito sends mail through (verification, recovery, email MFA). @default Cognito's own sender */
+      ses: z
+        .strictObject({
+          fromAddress: z.email(),
+          fromName: z.string().min(1).optional(),
+          replyTo: z.email().optional(),
+          /** Region of the verified identity (required: an environment-agnostic synth knows no region). */
+          region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'region must look like eu-west-1'),
+          /** Verified domain of `fromAddress`, when the domain (not the address) is verified. */
+          verifiedDomain: z.string().optional(),
+        })
+        .optional(),
+      featurePlan: z.enum(['essentials', 'plus']),
+      /** Cognito threat protection: needs the Plus plan. */
+      threatProtection: z.enum(['off', 'audit', 'enforced']),
+      /** Managed-login domain prefix; the account id is appended at deploy so it is unique. */
+      domainPrefix: z
+        .string()
+        .regex(/^[a-z0-9](?:[a-z0-9-]{0,40}[a-z0-9])?$/, 'lower-case letters, digits and hyphens')
+        .refine(
+          (p) => !/aws|amazon|cognito/.test(p),
+          'Cognito reserves the words aws, amazon and cognito in domain prefixes',
+        ),
+      callbackUrls: z.array(z.url()).min(1),
+      logoutUrls: z.array(z.url()).min(1),
+      /** Access and ID token lifetime; revoked JWTs still pass offline checks, so keep it short. */
+      tokenValidityMinutes: z
+        .number()
+        .int()
+        .min(5)
+        .max(60, 'access and ID tokens must live 60 minutes or less'),
+      refreshTokenValidityDays: z.number().int().min(1).max(3650),
+      /** Sign-in attempts per client IP on the user pool's web ACL (the seeds' "5 per 15 minutes"). */
+      signInRateLimit: rateRule,
+    }),
     api: z.strictObject({
       /** Stage-wide steady-state requests per second and burst. */
       throttle: z.strictObject({ rateLimit: z.number().positive(), burstLimit: z.number().int().positive() }),
       corsOrigins: z.array(httpsOrigin).max(20),
       /** Per-IP limit on the API's web ACL (the seeds' "100 per minute"). */
       perIpRateLimit: rateRule,
+      /** Per-API-key limit on the API's web ACL (the seeds' "20 per hour", at WAF's floor). */
+      perApiKeyRateLimit: rateRule,
+      /** Usage-plan tiers for machine clients: steady rate, burst and daily quota per key. */
+      usagePlans: z.record(
+        z.enum(['basic', 'standard', 'premium']),
+        z.strictObject({
+          rateLimit: z.number().positive(),
+          burstLimit: z.number().int().positive(),
+          quotaPerDay: z.number().int().positive(),
+        }),
+      ),
+      /** Tighter method throttling on admin routes. */
+      adminThrottle: z.strictObject({
+        rateLimit: z.number().positive(),
+        burstLimit: z.number().int().positive(),
+      }),
+      /** How long a rotated API key keeps working next to its successor. */
+      keyRotationOverlapHours: z.number().int().min(1).max(168),
     }),
   })
   .superRefine((c, ctx) => {
@@ -81,6 +180,53 @@ export const stageConfigSchema = z
         code: 'custom',
         path: ['network', 'egress'],
         message: "prod must use egress 'endpoints' (no internet egress at all)",
+      });
+    }
+    if (c.database.maxAllocatedStorageGiB < c.database.allocatedStorageGiB) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database', 'maxAllocatedStorageGiB'],
+        message: 'must be at least allocatedStorageGiB',
+      });
+    }
+    if (
+      c.stage === 'prod' &&
+      (!c.database.multiAz || !c.database.deletionProtection || c.database.backupRetentionDays < 30)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database'],
+        message: 'prod needs multiAz, deletionProtection and backupRetentionDays >= 30',
+      });
+    }
+    if (c.database.insights !== 'off' && c.database.instanceType.startsWith('t4g.micro')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database', 'insights'],
+        message:
+          'Performance Insights is not available on db.t4g.micro; use t4g.medium or larger, or insights: off',
+      });
+    }
+    if (c.identity.mfaSecondFactors.email && !c.identity.ses) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['identity', 'ses'],
+        message:
+          'email MFA needs an SES sender: set identity.ses.fromAddress to an SES-verified address, or turn mfaSecondFactors.email off',
+      });
+    }
+    if (c.identity.threatProtection !== 'off' && c.identity.featurePlan !== 'plus') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['identity', 'threatProtection'],
+        message: "threat protection needs featurePlan 'plus'",
+      });
+    }
+    if (c.stage === 'prod' && c.identity.threatProtection !== 'enforced') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['identity', 'threatProtection'],
+        message: 'prod must enforce threat protection',
       });
     }
     if (c.stage !== 'dev' && c.api.corsOrigins.some((o) => o.startsWith('http://'))) {

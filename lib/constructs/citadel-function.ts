@@ -64,6 +64,12 @@ export interface CitadelFunctionProps {
   readonly deadLetterQueue?: sqs.IQueue;
   /** @default 2 (Lambda's default for async invocations) */
   readonly retryAttempts?: number;
+  /**
+   * Repository directories copied next to the bundle (e.g. `migrations`), readable at run time from
+   * `import.meta.dirname`. They are part of the asset, so changing them changes the code hash.
+   * @default []
+   */
+  readonly copyDirectories?: readonly string[];
 }
 
 /**
@@ -111,7 +117,21 @@ export class CitadelFunction extends NodejsFunction {
       timeout: props.timeout ?? Duration.seconds(10),
       projectRoot: PROJECT_ROOT,
       depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
-      bundling: HOUSE_BUNDLING,
+      bundling: props.copyDirectories?.length
+        ? {
+            ...HOUSE_BUNDLING,
+            commandHooks: {
+              beforeBundling: () => [],
+              beforeInstall: () => [],
+              afterBundling: (inputDir: string, outputDir: string) =>
+                (props.copyDirectories ?? []).map((dir) => {
+                  if (!/^[a-z0-9_-]+(\/[a-z0-9_-]+)*$/i.test(dir))
+                    throw new Error(`copyDirectories: invalid path ${dir}`);
+                  return `cp -R "${inputDir}/${dir}" "${outputDir}/${path.basename(dir)}"`;
+                }),
+            },
+          }
+        : HOUSE_BUNDLING,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       applicationLogLevelV2: lambda.ApplicationLogLevel[logLevel],

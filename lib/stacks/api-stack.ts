@@ -1,6 +1,7 @@
 import { aws_apigateway as apigw, Duration, aws_logs as logs, RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { PROBLEM_CONTENT_TYPE, SECURITY_HEADERS } from '../../contract/http';
+import { qualifiedScope } from '../../contract/roles';
 import { pathParameterNames, type RouteDefinition } from '../../contract/route';
 import { routeList } from '../../contract/routes';
 import { acknowledge, inPacks } from '../compliance';
@@ -9,11 +10,15 @@ import { CitadelFunction } from '../constructs/citadel-function';
 import { CitadelStack } from '../constructs/citadel-stack';
 import { addGatewayProblemResponses, quotedHeaders } from '../constructs/gateway-problems';
 import { RegionalWebAcl } from '../constructs/regional-web-acl';
+import type { DataStack } from './data-stack';
+import type { IdentityStack } from './identity-stack';
 import type { NetworkStack } from './network-stack';
 
 export interface ApiStackProps {
   readonly config: StageConfig;
   readonly network: NetworkStack;
+  readonly data: DataStack;
+  readonly identity: IdentityStack;
   /** Version string reported by `/v1/health`. @default '0.0.0' */
   readonly version?: string;
 }
@@ -108,10 +113,19 @@ export class ApiStack extends CitadelStack {
       validateRequestParameters: true,
     });
 
+    // Every non-public method: a Cognito access token carrying one of the route's scopes. API Gateway caches
+    // the verdict per token for five minutes; tokens themselves live at most an hour (stage config).
+    const authorizer = new apigw.CognitoUserPoolsAuthorizer(this, 'Authorizer', {
+      cognitoUserPools: [props.identity.userPool],
+      identitySource: apigw.IdentitySource.header('Authorization'),
+      resultsCacheTtl: Duration.minutes(5),
+    });
+
     const functions = new Map<string, CitadelFunction>();
     const methodsByPath = new Map<string, string[]>();
     for (const route of routeList) {
       const fn = this.routeFunction(route, props);
+      this.grantNeeds(route, fn, props);
       functions.set(route.operationId, fn);
       const resource = this.api.root.resourceForPath(route.path);
       const method = resource.addMethod(
@@ -120,6 +134,13 @@ export class ApiStack extends CitadelStack {
         {
           operationName: route.operationId,
           requestValidator: validator,
+          ...(route.auth.kind === 'public'
+            ? {}
+            : {
+                authorizationType: apigw.AuthorizationType.COGNITO,
+                authorizer,
+                authorizationScopes: route.auth.scopes.map(qualifiedScope),
+              }),
           requestParameters: Object.fromEntries(
             pathParameterNames(route.path).map((p) => [`method.request.path.${p}`, true]),
           ),
@@ -152,6 +173,18 @@ export class ApiStack extends CitadelStack {
       ],
     });
     this.webAcl.associate('ApiStageAssociation', this.api.deploymentStage.stageArn);
+  }
+
+  /** Turns a route's declared needs into grants and environment: exactly what it declares, nothing more. */
+  private grantNeeds(route: RouteDefinition, fn: CitadelFunction, props: ApiStackProps): void {
+    for (const need of route.needs ?? []) {
+      switch (need) {
+        case 'database':
+          for (const [key, value] of Object.entries(props.data.grantAppAccess(fn)))
+            fn.addEnvironment(key, value);
+          break;
+      }
+    }
   }
 
   private acknowledgeStageFindings(): void {

@@ -24,8 +24,6 @@ export class NetworkStack extends CitadelStack {
   readonly dataSubnets: ec2.SubnetSelection;
   /** Attached by every Lambda in the VPC. */
   readonly lambdaSecurityGroup: ec2.SecurityGroup;
-  /** Attached by the database (and its proxy); ingress is opened by the Data stack. */
-  readonly databaseSecurityGroup: ec2.SecurityGroup;
   /** Encrypts every Citadel log group. */
   readonly logsKey: LogsKey['key'];
   /** Interface endpoints created in `endpoints` mode, by service short name. */
@@ -107,11 +105,14 @@ export class NetworkStack extends CitadelStack {
     // In `endpoints` mode the subnets have no route to the internet, so HTTPS reaches only the S3
     // gateway endpoint and the interface endpoints; elsewhere it leaves through NAT.
     this.lambdaSecurityGroup.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'HTTPS to AWS APIs');
-    this.databaseSecurityGroup = new ec2.SecurityGroup(this, 'DatabaseSecurityGroup', {
-      vpc: this.vpc,
-      description: 'Citadel PostgreSQL and RDS Proxy',
-      allowAllOutbound: false,
-    });
+    // PostgreSQL only towards the isolated data subnets (the Data stack's groups admit this group).
+    for (const [i, subnet] of this.vpc.selectSubnets(this.dataSubnets).subnets.entries()) {
+      this.lambdaSecurityGroup.addEgressRule(
+        ec2.Peer.ipv4(subnet.ipv4CidrBlock),
+        ec2.Port.tcp(5432),
+        `PostgreSQL in data subnet ${i + 1}`,
+      );
+    }
 
     this.hardenEgress(natGatewayProvider);
 

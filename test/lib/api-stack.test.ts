@@ -58,6 +58,9 @@ describe('Api stack', () => {
         HttpMethod: route.method,
         OperationName: route.operationId,
         AuthorizationType: route.auth.kind === 'public' ? 'NONE' : 'COGNITO_USER_POOLS',
+        AuthorizationScopes:
+          route.auth.kind === 'public' ? Match.absent() : route.auth.scopes.map((sc) => `citadel/${sc}`),
+        AuthorizerId: route.auth.kind === 'public' ? Match.absent() : Match.anyValue(),
         Integration: Match.objectLike({ Type: 'AWS_PROXY' }),
       });
     }

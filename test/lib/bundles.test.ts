@@ -1,6 +1,6 @@
+import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { build } from 'esbuild';
-import path from 'node:path';
 import { routeList } from '../../contract/routes';
 import { HOUSE_BANNER, HOUSE_EXTERNALS, HOUSE_TARGET } from '../../lib/constructs/bundling';
 import { DEV_TOKEN_MARKER } from '../../local/dev-tokens';

@@ -93,7 +93,7 @@ describe('Network stack', () => {
   });
 
   it.each(['dev', 'prod'])(
-    '%s: Lambda security group allows only HTTPS out (PostgreSQL is opened by the Data stack)',
+    '%s: Lambda security group allows only HTTPS out and PostgreSQL to the data subnets',
     (stage) => {
       net(stage).hasResourceProperties('AWS::EC2::SecurityGroup', {
         GroupDescription: Match.stringLikeRegexp('^Citadel Lambda functions'),
@@ -105,11 +105,19 @@ describe('Network stack', () => {
             IpProtocol: 'tcp',
             Description: 'HTTPS to AWS APIs',
           },
+          Match.objectLike({
+            FromPort: 5432,
+            ToPort: 5432,
+            IpProtocol: 'tcp',
+            Description: 'PostgreSQL in data subnet 1',
+          }),
+          Match.objectLike({
+            FromPort: 5432,
+            ToPort: 5432,
+            IpProtocol: 'tcp',
+            Description: 'PostgreSQL in data subnet 2',
+          }),
         ],
-      });
-      net(stage).hasResourceProperties('AWS::EC2::SecurityGroup', {
-        GroupDescription: 'Citadel PostgreSQL and RDS Proxy',
-        SecurityGroupEgress: [Match.objectLike({ CidrIp: '255.255.255.255/32' })],
       });
     },
   );

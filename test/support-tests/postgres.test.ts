@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { startPostgres, type TestPostgres } from '../support/postgres';
 
@@ -24,7 +24,10 @@ const query = async (url: string, sql: string) => {
 
 describe('embedded PostgreSQL test helper', () => {
   it('runs a real server with the requested settings', async () => {
-    const [row] = await query(server.url(), "SELECT current_setting('max_connections') AS max, version() AS v");
+    const [row] = await query(
+      server.url(),
+      "SELECT current_setting('max_connections') AS max, version() AS v",
+    );
     expect(row.max).toBe('20');
     expect(row.v).toMatch(/^PostgreSQL \d+/);
   });
@@ -45,7 +48,7 @@ describe('embedded PostgreSQL test helper', () => {
 
   it('stops and starts again with its data intact', async () => {
     const db = await server.createDatabase('restart');
-    await query(db.url, 'CREATE TABLE kept (v text); INSERT INTO kept VALUES (\'x\')');
+    await query(db.url, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('x')");
     await server.stop();
     await expect(query(db.url, 'SELECT 1')).rejects.toThrow();
     await server.start();

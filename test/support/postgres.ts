@@ -105,12 +105,20 @@ export async function startPostgres(options: TestPostgresOptions = {}): Promise<
   });
   const fresh = options.dataDir === undefined;
   try {
-    await server.initialise();
+    try {
+      await server.initialise();
+    } catch (error) {
+      // A kept data directory is already initialised: that is the normal dev restart.
+      if (fresh || !String((error as Error).message).includes('exists')) throw error;
+    }
+    await server.start();
   } catch (error) {
-    // A kept data directory is already initialised: that is the normal dev restart.
-    if (fresh || !String((error as Error).message).includes('exists')) throw error;
+    await server.stop().catch(() => undefined);
+    if (fresh) await rm(dataDir, { recursive: true, force: true });
+    throw new Error(
+      `PostgreSQL did not start (port ${port}, settings ${JSON.stringify(settings)}): ${(error as Error)?.message ?? 'the server exited during start-up'}`,
+    );
   }
-  await server.start();
 
   let running = true;
   let destroyed = false;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type pg from 'pg';
+import type { DbSession } from './direct';
 
 /** One versioned SQL migration: `0003_audit_events.sql` → version `0003`. */
 export interface Migration {
@@ -50,7 +50,7 @@ export async function loadMigrations(dir: string): Promise<Migration[]> {
  * would pin an RDS Proxy connection; the runner never goes through the proxy).
  */
 export async function migrate(
-  client: pg.ClientBase,
+  client: Pick<DbSession, 'query'>,
   migrations: readonly Migration[],
 ): Promise<MigrationResult> {
   await client.query('CREATE SCHEMA IF NOT EXISTS citadel');

@@ -1,0 +1,36 @@
+import * as z from 'zod';
+
+/** Lifecycle of an uploaded file. Only `clean` files can be downloaded. */
+export const FILE_STATES = [
+  'uploading',
+  'scanning',
+  'clean',
+  'infected',
+  'rejected',
+  'scan_failed',
+  'failed',
+  'aborted',
+  'deleted',
+] as const;
+export type FileState = (typeof FILE_STATES)[number];
+
+/** A file as the API shows it: metadata only, never the storage key. */
+export const fileSchema = z.strictObject({
+  id: z.uuid(),
+  ownerId: z.string(),
+  filename: z.string(),
+  contentType: z.string(),
+  size: z.number().int().positive(),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .nullable(),
+  state: z.enum(FILE_STATES),
+  createdAt: z.iso.datetime(),
+  updatedAt: z.iso.datetime(),
+  completedAt: z.iso.datetime().nullable(),
+  scannedAt: z.iso.datetime().nullable(),
+});
+export type ApiFile = z.infer<typeof fileSchema>;
+
+export const fileIdParams = z.strictObject({ id: z.uuid({ message: 'must be a file id (UUID)' }) });

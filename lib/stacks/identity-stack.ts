@@ -1,0 +1,351 @@
+import {
+  Aws,
+  aws_cognito as cognito,
+  Duration,
+  aws_iam as iam,
+  RemovalPolicy,
+  type aws_wafv2 as wafv2,
+} from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { RESOURCE_SERVER_ID, ROLES, type Role, SCOPES, type Scope } from '../../contract/roles';
+import { acknowledge } from '../compliance';
+import type { StageConfig } from '../config';
+import { CitadelStack } from '../constructs/citadel-stack';
+import { type RateRule, RegionalWebAcl } from '../constructs/regional-web-acl';
+import type { NetworkStack } from './network-stack';
+
+export interface IdentityStackProps {
+  readonly config: StageConfig;
+  readonly network: NetworkStack;
+}
+
+/** What the admin API does with machine clients: create them, read them back, revoke them. */
+const MACHINE_CLIENT_ADMIN_ACTIONS = [
+  'cognito-idp:CreateUserPoolClient',
+  'cognito-idp:DescribeUserPoolClient',
+  'cognito-idp:DeleteUserPoolClient',
+] as const;
+
+/** What the admin API does to reset a user's MFA: read the user, clear the preference, end sessions. */
+const MFA_RESET_ACTIONS = [
+  'cognito-idp:AdminGetUser',
+  'cognito-idp:AdminSetUserMFAPreference',
+  'cognito-idp:AdminUserGlobalSignOut',
+] as const;
+
+/** Cognito groups, highest role first; a lower precedence number wins when a user is in several. */
+const GROUP_DESCRIPTIONS: Record<Role, string> = {
+  admin: 'Everything a manager may do, plus deleting anyone’s files, managing API clients and resetting MFA',
+  manager: 'Everything a user may do, plus reading anyone’s files and the audit log',
+  user: 'Uploads files and lists, reads, downloads and deletes their own',
+  guest: 'Health, own profile, read-only',
+};
+
+const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
+  'files.read': 'List, read and download files',
+  'files.write': 'Upload and delete files',
+  admin: 'Administer API clients and users',
+};
+
+/** Precedence step between neighbouring roles, leaving room to insert a role later. */
+const PRECEDENCE_STEP = 10;
+
+/** The managed-login and OAuth endpoints that take credentials or mint tokens. */
+const SIGN_IN_PATHS = ['/login', '/oauth2/token', '/oauth2/authorize'];
+
+/** Cognito API operations that present a password or answer an MFA challenge. */
+const SIGN_IN_TARGETS = [
+  'AWSCognitoIdentityProviderService.InitiateAuth',
+  'AWSCognitoIdentityProviderService.RespondToAuthChallenge',
+];
+
+/** Refresh-token rotation: how long the superseded refresh token stays usable, for client retries. */
+const REFRESH_TOKEN_RETRY_GRACE = Duration.seconds(10);
+
+/**
+ * Who signs in: the Cognito user pool (email sign-in, MFA required, strong passwords, threat
+ * protection per stage), the role groups, the `citadel` resource server and its scopes, the web
+ * client, the managed-login domain, and a WAF web ACL that rate-limits sign-in per client IP.
+ */
+export class IdentityStack extends CitadelStack {
+  readonly userPool: cognito.UserPool;
+  /** The role groups by name; precedence encodes the hierarchy (admin wins). */
+  readonly groups: Readonly<Record<Role, cognito.UserPoolGroup>>;
+  readonly resourceServer: cognito.UserPoolResourceServer;
+  /** The resource server's scopes, as OAuth scopes for clients (`citadel/<scope>`). */
+  readonly scopes: Readonly<Record<Scope, cognito.OAuthScope>>;
+  /** The browser client: authorization code (the SPA adds PKCE), SRP, no secret, rotating refresh tokens. */
+  readonly webClient: cognito.UserPoolClient;
+  /** The managed-login prefix domain, `<domainPrefix>-<account id>`. */
+  readonly domain: cognito.UserPoolDomain;
+  readonly webAcl: RegionalWebAcl;
+
+  constructor(scope: Construct, props: IdentityStackProps) {
+    super(scope, 'Identity', { config: props.config, stateful: true });
+    const { config, network } = props;
+    const identity = config.identity;
+
+    this.userPool = this.createUserPool(config);
+    this.groups = this.createGroups();
+
+    const serverScopes = SCOPES.map(
+      (s) => new cognito.ResourceServerScope({ scopeName: s, scopeDescription: SCOPE_DESCRIPTIONS[s] }),
+    );
+    this.resourceServer = this.userPool.addResourceServer('ResourceServer', {
+      identifier: RESOURCE_SERVER_ID,
+      userPoolResourceServerName: 'Citadel API',
+      scopes: serverScopes,
+    });
+    this.scopes = Object.fromEntries(
+      serverScopes.map((s) => [s.scopeName, cognito.OAuthScope.resourceServer(this.resourceServer, s)]),
+    ) as Record<Scope, cognito.OAuthScope>;
+
+    this.webClient = this.createWebClient(config);
+
+    this.domain = this.userPool.addDomain('Domain', {
+      cognitoDomain: { domainPrefix: `${identity.domainPrefix}-${Aws.ACCOUNT_ID}` },
+      managedLoginVersion: cognito.ManagedLoginVersion.NEWER_MANAGED_LOGIN,
+    });
+    // Managed login (v2) renders only for app clients that have a branding style; use Cognito's default.
+    const branding = new cognito.CfnManagedLoginBranding(this, 'WebClientBranding', {
+      userPoolId: this.userPool.userPoolId,
+      clientId: this.webClient.userPoolClientId,
+      useCognitoProvidedValues: true,
+    });
+    branding.node.addDependency(this.domain);
+
+    this.webAcl = this.createWebAcl(config, network);
+  }
+
+  /** Lets the admin API create, read back and delete machine (client-credentials) clients of this pool. */
+  grantMachineClientAdmin(grantee: iam.IGrantable): iam.Grant {
+    return this.userPool.grant(grantee, ...MACHINE_CLIENT_ADMIN_ACTIONS);
+  }
+
+  /** Lets the admin API reset a user's MFA in this pool and sign the user out everywhere. */
+  grantMfaReset(grantee: iam.IGrantable): iam.Grant {
+    return this.userPool.grant(grantee, ...MFA_RESET_ACTIONS);
+  }
+
+  private createUserPool(config: StageConfig): cognito.UserPool {
+    const identity = config.identity;
+    const threatProtection = {
+      off: undefined,
+      audit: cognito.StandardThreatProtectionMode.AUDIT_ONLY,
+      enforced: cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+    }[identity.threatProtection];
+
+    const smsRole = identity.mfaSecondFactors.sms ? this.createSmsRole() : undefined;
+
+    const userPool = new cognito.UserPool(this, 'UserPool', {
+      userPoolName: `citadel-${config.stage}`,
+      featurePlan:
+        identity.featurePlan === 'plus' ? cognito.FeaturePlan.PLUS : cognito.FeaturePlan.ESSENTIALS,
+      standardThreatProtectionMode: threatProtection,
+      selfSignUpEnabled: identity.selfSignUp,
+      signInAliases: { email: true, username: false, phone: false, preferredUsername: false },
+      signInCaseSensitive: false,
+      autoVerify: { email: true },
+      keepOriginal: { email: true },
+      standardAttributes: { email: { required: true, mutable: true } },
+      mfa: cognito.Mfa.REQUIRED,
+      // Email MFA needs an SES sender; the config schema refuses it without `identity.ses`.
+      mfaSecondFactor: {
+        otp: true,
+        sms: identity.mfaSecondFactors.sms,
+        email: identity.mfaSecondFactors.email,
+      },
+      ...(identity.ses
+        ? {
+            email: cognito.UserPoolEmail.withSES({
+              fromEmail: identity.ses.fromAddress,
+              fromName: identity.ses.fromName,
+              replyTo: identity.ses.replyTo,
+              sesRegion: identity.ses.region,
+              sesVerifiedDomain: identity.ses.verifiedDomain,
+            }),
+          }
+        : {}),
+      ...(smsRole ? { smsRole: smsRole.role, smsRoleExternalId: smsRole.externalId } : {}),
+      passwordPolicy: {
+        minLength: 12,
+        requireLowercase: true,
+        requireUppercase: true,
+        requireDigits: true,
+        requireSymbols: true,
+        tempPasswordValidity: Duration.days(3),
+        // Both plans the config allows (Essentials, Plus) support password history; Lite does not.
+        passwordHistorySize: 5,
+      },
+      accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
+      deletionProtection: config.protectData,
+    });
+
+    if (identity.threatProtection === 'enforced') {
+      // Explicit risk actions instead of Cognito's defaults. No notifications: they need an SES sender.
+      new cognito.CfnUserPoolRiskConfigurationAttachment(this, 'RiskConfiguration', {
+        userPoolId: userPool.userPoolId,
+        clientId: 'ALL',
+        compromisedCredentialsRiskConfiguration: {
+          eventFilter: ['SIGN_IN', 'SIGN_UP', 'PASSWORD_CHANGE'],
+          actions: { eventAction: 'BLOCK' },
+        },
+        accountTakeoverRiskConfiguration: {
+          actions: {
+            highAction: { eventAction: 'BLOCK', notify: false },
+            mediumAction: { eventAction: 'MFA_REQUIRED', notify: false },
+            lowAction: { eventAction: 'NO_ACTION', notify: false },
+          },
+        },
+      });
+    }
+    if (identity.featurePlan !== 'plus') {
+      acknowledge(
+        userPool,
+        ['AwsSolutions-COG8'],
+        `Stage ${config.stage} uses the Essentials feature plan to save cost, so threat protection is unavailable; staging and prod run Plus and prod enforces threat protection (enforced by the stage config schema).`,
+      );
+    }
+    return userPool;
+  }
+
+  /**
+   * The role Cognito assumes to send SMS codes. Written here instead of the L2's default so the
+   * permission lives in a managed policy (no inline policy) and the trust carries confused-deputy
+   * conditions besides the external id.
+   */
+  private createSmsRole(): { role: iam.Role; externalId: string } {
+    // Not a secret: with the source-account condition it binds the role to this account's user pools.
+    const externalId = `citadel-${this.config.stage}-user-pool-sms`;
+    const role = new iam.Role(this, 'SmsRole', {
+      description: 'Lets Cognito send SMS MFA codes for the Citadel user pool',
+      assumedBy: new iam.ServicePrincipal('cognito-idp.amazonaws.com').withConditions({
+        StringEquals: { 'sts:ExternalId': externalId, 'aws:SourceAccount': Aws.ACCOUNT_ID },
+      }),
+    });
+    const policy = new iam.ManagedPolicy(this, 'SmsPublishPolicy', {
+      description: 'Cognito SMS MFA: publish text messages through SNS',
+      statements: [new iam.PolicyStatement({ actions: ['sns:Publish'], resources: ['*'] })],
+    });
+    role.addManagedPolicy(policy);
+    acknowledge(
+      policy,
+      ['AwsSolutions-IAM5[Resource::*]'],
+      'Cognito sends SMS codes with sns:Publish straight to phone numbers, which have no ARN; only this user pool can assume the role (external id and source account).',
+    );
+    return { role, externalId };
+  }
+
+  private createGroups(): Record<Role, cognito.UserPoolGroup> {
+    const top = ROLES.length - 1;
+    return Object.fromEntries(
+      ROLES.map((role, rank) => [
+        role,
+        this.userPool.addGroup(`${role.charAt(0).toUpperCase()}${role.slice(1)}Group`, {
+          groupName: role,
+          description: GROUP_DESCRIPTIONS[role],
+          precedence: (top - rank) * PRECEDENCE_STEP,
+        }),
+      ]),
+    ) as Record<Role, cognito.UserPoolGroup>;
+  }
+
+  /**
+   * Cognito has no switch that requires PKCE; a client without a secret is a public client, and the
+   * SPA sends `code_challenge` (S256) with every authorization request.
+   * Refresh-token rotation is on, which rules out `REFRESH_TOKEN_AUTH`: tokens are refreshed at the
+   * token endpoint (`refresh_token` grant) or with `GetTokensFromRefreshToken`.
+   */
+  private createWebClient(config: StageConfig): cognito.UserPoolClient {
+    const identity = config.identity;
+    const tokenValidity = Duration.minutes(identity.tokenValidityMinutes);
+    return this.userPool.addClient('WebClient', {
+      userPoolClientName: 'citadel-web',
+      generateSecret: false,
+      authFlows: { userSrp: true, userPassword: false, adminUserPassword: false, custom: false, user: false },
+      oAuth: {
+        flows: { authorizationCodeGrant: true, implicitCodeGrant: false, clientCredentials: false },
+        scopes: [
+          cognito.OAuthScope.OPENID,
+          cognito.OAuthScope.EMAIL,
+          cognito.OAuthScope.PROFILE,
+          ...SCOPES.map((s) => this.scopes[s]),
+        ],
+        callbackUrls: [...identity.callbackUrls],
+        logoutUrls: [...identity.logoutUrls],
+      },
+      supportedIdentityProviders: [cognito.UserPoolClientIdentityProvider.COGNITO],
+      preventUserExistenceErrors: true,
+      enableTokenRevocation: true,
+      accessTokenValidity: tokenValidity,
+      idTokenValidity: tokenValidity,
+      refreshTokenValidity: Duration.days(identity.refreshTokenValidityDays),
+      refreshTokenRotationGracePeriod: REFRESH_TOKEN_RETRY_GRACE,
+      readAttributes: new cognito.ClientAttributes().withStandardAttributes({
+        email: true,
+        emailVerified: true,
+      }),
+      writeAttributes: new cognito.ClientAttributes().withStandardAttributes({ email: true }),
+    });
+  }
+
+  /**
+   * WAF on the user pool: AWS managed rules, then a per-IP rate rule on sign-in traffic only.
+   *
+   * The seeds allowed 5 sign-in attempts per 15 minutes per IP (≈ 0.33 per minute). WAF's floor is
+   * 10 requests per window of 60–600 s, so the closest WAF can do is `identity.signInRateLimit`
+   * (10 per 600 s per IP ≈ 1 per minute, three times the seed's rate). Counted requests are those to
+   * `/login`, `/oauth2/token` and `/oauth2/authorize`, and Cognito API calls whose `x-amz-target` is
+   * `InitiateAuth` or `RespondToAuthChallenge`; one sign-in is several of them. Cognito's own
+   * lockout after repeated failed passwords (and, with Plus, threat protection) complements it.
+   */
+  private createWebAcl(config: StageConfig, network: NetworkStack): RegionalWebAcl {
+    const { limit, windowSeconds } = config.identity.signInRateLimit;
+    const webAcl = new RegionalWebAcl(this, 'WebAcl', {
+      name: `citadel-${config.stage}-identity`,
+      logsKey: network.logsKey,
+      logRetention: config.observability.logRetentionDays,
+      logRemovalPolicy: config.protectData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      rateRules: [
+        {
+          name: 'SignInRateLimit',
+          limit,
+          windowSeconds: windowSeconds as RateRule['windowSeconds'],
+          aggregateBy: 'IP',
+          scopeDown: signInRequests(),
+        },
+      ],
+    });
+    webAcl.associate('UserPoolAssociation', this.userPool.userPoolArn);
+    return webAcl;
+  }
+}
+
+/** Matches sign-in traffic: the managed-login/OAuth paths, or the Cognito API's sign-in operations. */
+function signInRequests(): wafv2.CfnWebACL.StatementProperty {
+  const paths = SIGN_IN_PATHS.map(
+    (path): wafv2.CfnWebACL.StatementProperty => ({
+      byteMatchStatement: {
+        fieldToMatch: { uriPath: {} },
+        positionalConstraint: 'STARTS_WITH',
+        searchString: path,
+        // `//LOGIN` and `/./login` reach the same page; normalize before comparing.
+        textTransformations: [
+          { priority: 0, type: 'NORMALIZE_PATH' },
+          { priority: 1, type: 'LOWERCASE' },
+        ],
+      },
+    }),
+  );
+  const targets = SIGN_IN_TARGETS.map(
+    (target): wafv2.CfnWebACL.StatementProperty => ({
+      byteMatchStatement: {
+        fieldToMatch: { singleHeader: { Name: 'x-amz-target' } },
+        positionalConstraint: 'EXACTLY',
+        searchString: target,
+        textTransformations: [{ priority: 0, type: 'NONE' }],
+      },
+    }),
+  );
+  return { orStatement: { statements: [...paths, ...targets] } };
+}
