@@ -6,9 +6,9 @@
  */
 import { BackupClient, PutRestoreValidationResultCommand } from '@aws-sdk/client-backup';
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
-import { Signer } from '@aws-sdk/rds-signer';
 import * as z from 'zod';
 import { type DbSession, pgConnect } from '../shared/db/direct';
+import { rdsAuthToken } from '../shared/db/iam-token';
 import { observe } from '../shared/observe';
 import { logger, metrics, traced } from '../shared/powertools';
 
@@ -36,7 +36,7 @@ export interface ValidationOutcome {
 export type TokenSource = (host: string, port: number, user: string) => Promise<string>;
 
 const iamToken: TokenSource = (hostname, port, username) =>
-  new Signer({ hostname, port, username }).getAuthToken();
+  rdsAuthToken({ hostname, port, username, region: process.env.AWS_REGION as string });
 
 async function restoredInstance(arn: string) {
   const { DBInstances } = await rds.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: arn }));

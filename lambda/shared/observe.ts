@@ -1,9 +1,20 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import type { Tracer } from '@aws-lambda-powertools/tracer';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { logger, metrics, tracer } from './powertools';
+import { loadTracer, logger, metrics } from './powertools';
+
+/** Powertools' X-Ray middleware, wired once the tracer has loaded. */
+function lazyTracing(load: Promise<Tracer>): middy.MiddlewareObj {
+  const inner = load.then((tracer) => captureLambdaHandler(tracer, { captureResponse: false }));
+  return {
+    before: async (request) => (await inner).before?.(request),
+    after: async (request) => (await inner).after?.(request),
+    onError: async (request) => (await inner).onError?.(request),
+  };
+}
 
 /**
  * Wraps a Lambda handler the house way, once for every function: X-Ray (when tracing is on), the
@@ -12,7 +23,8 @@ import { logger, metrics, tracer } from './powertools';
  */
 export function observe<TEvent, TResult>(handler: (event: TEvent, context: Context) => Promise<TResult>) {
   const wrapped = middy<TEvent, TResult>(handler);
-  if (tracer) wrapped.use(captureLambdaHandler(tracer, { captureResponse: false }));
+  const tracer = loadTracer();
+  if (tracer) wrapped.use(lazyTracing(tracer));
   return wrapped
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics, { captureColdStartMetric: true }));

@@ -57,11 +57,30 @@ export const metrics = new Metrics({
  * the X-Ray SDK is never loaded: importing it installs an async hook on every promise of the process.
  */
 export const tracingEnabled =
-  process.env.POWERTOOLS_TRACE_ENABLED !== 'false' && process.env.AWS_LAMBDA_FUNCTION_NAME !== undefined;
+  process.env.POWERTOOLS_TRACE_ENABLED !== 'false' && process.env.AWS_EXECUTION_ENV !== undefined;
 
-export const tracer: Tracer | undefined = tracingEnabled
-  ? new (await import('@aws-lambda-powertools/tracer')).Tracer()
-  : undefined;
+let loaded: Tracer | undefined;
+let loading: Promise<Tracer> | undefined;
+const untracedClients: object[] = [];
 
-/** Instruments an AWS SDK v3 client for X-Ray when tracing is on; returns it unchanged otherwise. */
-export const traced = <T>(client: T): T => (tracer ? tracer.captureAWSv3Client(client) : client);
+/**
+ * The tracer, loaded on first use (no top-level await, so the same code bundles as ESM or CommonJS).
+ * `undefined` whenever tracing is off.
+ */
+export function loadTracer(): Promise<Tracer> | undefined {
+  if (!tracingEnabled) return undefined;
+  loading ??= import('@aws-lambda-powertools/tracer').then(({ Tracer }) => {
+    loaded = new Tracer();
+    for (const client of untracedClients.splice(0)) loaded.captureAWSv3Client(client);
+    return loaded;
+  });
+  return loading;
+}
+
+/** Instruments an AWS SDK v3 client for X-Ray once the tracer is loaded; a no-op when tracing is off. */
+export function traced<T extends object>(client: T): T {
+  if (!tracingEnabled) return client;
+  if (loaded) loaded.captureAWSv3Client(client);
+  else untracedClients.push(client);
+  return client;
+}

@@ -70,7 +70,7 @@ describe('database access: faults', () => {
 
   it('recovers when every pooled connection is killed with pg_terminate_backend', async () => {
     await Promise.all(Array.from({ length: 4 }, () => query('SELECT pg_sleep(0.05)')));
-    const idleBefore = getPool().idleCount;
+    const idleBefore = (await getPool()).idleCount;
     expect(idleBefore).toBeGreaterThan(0);
     const killed = await withClient(
       adminUrl,
@@ -93,7 +93,7 @@ describe('database access: faults', () => {
     const statuses = results.map((r) => r.statusCode);
     expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(0);
-    const pool = getPool();
+    const pool = await getPool();
     expect(pool.waitingCount).toBe(0);
     expect(pool.totalCount).toBe(pool.idleCount); // nothing checked out and forgotten
     const backends = await withClient(
@@ -140,7 +140,10 @@ describe('database access: configuration', () => {
   it('refreshes IAM tokens before their 15-minute life ends', async () => {
     let now = 0;
     let issued = 0;
-    const source = new IamTokenSource({ getAuthToken: async () => `token-${++issued}` }, () => now);
+    const source = new IamTokenSource(
+      async () => `token-${++issued}`,
+      () => now,
+    );
     expect(await source.token()).toBe('token-1');
     now = 9 * 60_000;
     expect(await source.token()).toBe('token-1');

@@ -3,7 +3,7 @@
  * TLS, a connect timeout and a statement timeout, always closed. Never through RDS Proxy.
  */
 import pg from 'pg';
-import { pgTls } from './tls';
+import { pgTls, RDS_PROXY_HOST } from './tls';
 
 /** What a connection needs: the fields of a database secret. */
 export interface DbLogin {
@@ -29,9 +29,6 @@ export type Connect = (login: DbLogin) => Promise<DbSession>;
 export const CONNECT_TIMEOUT_MS = 5_000;
 export const STATEMENT_TIMEOUT_MS = 10_000;
 
-/** RDS Proxy endpoints (`<name>.proxy-<id>.<region>.rds.amazonaws.com`) cache credentials: never rotate through one. */
-const RDS_PROXY_HOST = /\.proxy-[a-z0-9]+\.[a-z0-9-]+\.rds\.amazonaws\.com$/i;
-
 export interface ConnectOptions {
   /** @default STATEMENT_TIMEOUT_MS */
   readonly statementTimeoutMs?: number;
@@ -41,6 +38,7 @@ export interface ConnectOptions {
 
 /** The production `Connect`: a `pg.Client` with `pgTls()`, directly to the instance. */
 export const pgConnect = async (login: DbLogin, options: ConnectOptions = {}): Promise<DbSession> => {
+  // RDS Proxy caches credentials and cannot run privileged statements: these sessions go to the instance.
   if (RDS_PROXY_HOST.test(login.host)) {
     throw new Error(`host ${login.host} is an RDS Proxy endpoint; the secret must name the instance itself`);
   }
@@ -50,7 +48,7 @@ export const pgConnect = async (login: DbLogin, options: ConnectOptions = {}): P
     database: login.dbname,
     user: login.username,
     password: login.password,
-    ssl: pgTls(),
+    ssl: await pgTls(login.host),
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     statement_timeout: options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS,
     query_timeout: (options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS) + 2_000,

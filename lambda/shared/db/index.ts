@@ -5,10 +5,10 @@
  * (see migrations/0001), so nothing here issues a session `SET`, a named prepared statement or an advisory
  * lock: those would pin RDS Proxy connections.
  */
-import { Signer } from '@aws-sdk/rds-signer';
 import pg from 'pg';
 import { ServiceUnavailableError } from '../errors';
 import { logger } from '../powertools';
+import { rdsAuthToken } from './iam-token';
 import { pgTls } from './tls';
 
 /** Where and how to connect, from the environment the Api stack (or the local server) sets. */
@@ -41,7 +41,7 @@ export class IamTokenSource {
   private cached: { token: string; expiresAt: number } | undefined;
 
   constructor(
-    private readonly signer: Pick<Signer, 'getAuthToken'>,
+    private readonly sign: () => Promise<string>,
     private readonly now: () => number = Date.now,
     private readonly lifetimeMs = 15 * 60_000,
     private readonly refreshBeforeMs = 5 * 60_000,
@@ -50,13 +50,13 @@ export class IamTokenSource {
   async token(): Promise<string> {
     if (!this.cached || this.now() >= this.cached.expiresAt - this.refreshBeforeMs) {
       const issuedAt = this.now();
-      this.cached = { token: await this.signer.getAuthToken(), expiresAt: issuedAt + this.lifetimeMs };
+      this.cached = { token: await this.sign(), expiresAt: issuedAt + this.lifetimeMs };
     }
     return this.cached.token;
   }
 }
 
-function poolConfig(settings: DbSettings): pg.PoolConfig {
+async function poolConfig(settings: DbSettings): Promise<pg.PoolConfig> {
   const common: pg.PoolConfig = {
     max: settings.poolMax,
     connectionTimeoutMillis: 2_000,
@@ -66,11 +66,11 @@ function poolConfig(settings: DbSettings): pg.PoolConfig {
     application_name: process.env.POWERTOOLS_SERVICE_NAME ?? 'citadel',
   };
   if (settings.kind === 'url') {
-    const tls = pgTls();
+    const tls = await pgTls(new URL(settings.url).hostname);
     return { ...common, connectionString: settings.url, ...(tls ? { ssl: tls } : {}) };
   }
-  const tokens = new IamTokenSource(
-    new Signer({
+  const tokens = new IamTokenSource(() =>
+    rdsAuthToken({
       hostname: settings.host,
       port: settings.port,
       username: settings.user,
@@ -84,22 +84,28 @@ function poolConfig(settings: DbSettings): pg.PoolConfig {
     database: settings.database,
     user: settings.user,
     password: () => tokens.token(),
-    ssl: { ...(pgTls() || {}), servername: settings.host },
+    ssl: (await pgTls(settings.host)) || false,
   };
 }
 
-let pool: pg.Pool | undefined;
+let pool: Promise<pg.Pool> | undefined;
+
+async function createPool(): Promise<pg.Pool> {
+  const created = new pg.Pool(await poolConfig(settingsFromEnv()));
+  // An idle client whose backend died (restart, failover, pg_terminate_backend) is dropped by the pool;
+  // without a listener that event would crash the process.
+  created.on('error', (error) =>
+    logger.warn('idle database connection lost', { code: (error as { code?: string }).code }),
+  );
+  return created;
+}
 
 /** The container's pool, created on first use. */
-export function getPool(): pg.Pool {
-  if (!pool) {
-    pool = new pg.Pool(poolConfig(settingsFromEnv()));
-    // An idle client whose backend died (restart, failover, pg_terminate_backend) is dropped by the pool;
-    // without a listener that event would crash the process.
-    pool.on('error', (error) =>
-      logger.warn('idle database connection lost', { code: (error as { code?: string }).code }),
-    );
-  }
+export function getPool(): Promise<pg.Pool> {
+  pool ??= createPool().catch((error) => {
+    pool = undefined;
+    throw error;
+  });
   return pool;
 }
 
@@ -107,7 +113,7 @@ export function getPool(): pg.Pool {
 export async function closePool(): Promise<void> {
   const current = pool;
   pool = undefined;
-  await current?.end();
+  await (await current)?.end();
 }
 
 const UNAVAILABLE_CODES = new Set([
@@ -173,11 +179,11 @@ export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
   options: QueryOptions = {},
 ): Promise<R[]> {
   try {
-    return (await getPool().query<R>(text, values)).rows;
+    return (await (await getPool()).query<R>(text, values)).rows;
   } catch (error) {
     if (options.idempotent && isUnavailable(error)) {
       try {
-        return (await getPool().query<R>(text, values)).rows;
+        return (await (await getPool()).query<R>(text, values)).rows;
       } catch (retryError) {
         throw toDomain(retryError);
       }
@@ -190,7 +196,7 @@ export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(
 export async function transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
   let client: pg.PoolClient;
   try {
-    client = await getPool().connect();
+    client = await (await getPool()).connect();
   } catch (error) {
     throw toDomain(error);
   }
