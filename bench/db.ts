@@ -18,9 +18,9 @@ import { median, percentile, round } from './stats';
 
 const { values } = parseArgs({
   options: {
-    requests: { type: 'string', default: '6000' },
+    requests: { type: 'string', default: '20000' },
     concurrency: { type: 'string', default: '16' },
-    rounds: { type: 'string', default: '6' },
+    rounds: { type: 'string', default: '10' },
   },
 });
 const REQUESTS = Math.max(5000, Number(values.requests));

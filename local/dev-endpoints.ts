@@ -17,7 +17,8 @@ const json = (res: ServerResponse, status: number, body: unknown) => {
  */
 export function devTokenEndpoint(tokens: DevTokenIssuer) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<boolean> => {
-    const url = new URL(req.url ?? '/', 'http://local');
+    if (!req.url?.startsWith(DEV_TOKEN_PATH)) return false;
+    const url = new URL(req.url, 'http://local');
     if (url.pathname !== DEV_TOKEN_PATH) return false;
     if (req.method !== 'GET') {
       json(res, 405, { error: 'use GET' });

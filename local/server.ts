@@ -84,13 +84,22 @@ async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
 }
 
 function send(res: ServerResponse, response: GatewayResponse | APIGatewayProxyResult): void {
-  const headers: Record<string, string | number | boolean> = { ...(response.headers ?? {}) };
   const body =
     'isBase64Encoded' in response && response.isBase64Encoded
       ? Buffer.from(response.body, 'base64')
       : Buffer.from(response.body ?? '', 'utf8');
-  res.writeHead(response.statusCode, { ...headers, 'Content-Length': body.length });
+  for (const [name, value] of Object.entries(response.headers ?? {})) res.setHeader(name, String(value));
+  res.setHeader('Content-Length', body.length);
+  res.writeHead(response.statusCode);
   res.end(body);
+}
+
+/** Splits a request target into path and query without a full URL parse (API Gateway does no more). */
+function splitTarget(target: string): { pathname: string; searchParams: URLSearchParams } {
+  const q = target.indexOf('?');
+  const raw = q === -1 ? target : target.slice(0, q);
+  if (!raw.startsWith('/')) throw new Error('malformed request target');
+  return { pathname: raw, searchParams: new URLSearchParams(q === -1 ? '' : target.slice(q + 1)) };
 }
 
 /** Starts the server on 127.0.0.1. */
@@ -124,9 +133,9 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = randomUUID();
     const method = (req.method ?? 'GET').toUpperCase();
-    let url: URL;
+    let url: { pathname: string; searchParams: URLSearchParams };
     try {
-      url = new URL(req.url ?? '/', 'http://local');
+      url = splitTarget(req.url ?? '/');
     } catch {
       return send(res, gatewayProblem('badRequest', 'Malformed request target.', requestId));
     }
