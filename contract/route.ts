@@ -1,5 +1,5 @@
 import type * as z from 'zod';
-import type { Role, Scope } from './roles';
+import { type Role, roleRank, type Scope } from './roles';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -12,21 +12,34 @@ export type RouteAuth =
       readonly minRole: Role;
       /** OAuth scopes, any one of which the access token must carry (checked by API Gateway and again by the handler). */
       readonly scopes: readonly Scope[];
+      /** Machine clients (client-credentials tokens) may call it, acting on their own resources as a `user` would. */
+      readonly machines: boolean;
     };
 
 export const PUBLIC: RouteAuth = { kind: 'public' };
 
-/** Route open to callers holding `minRole` (humans) and one of `scopes` (every token). */
+/**
+ * Route open to people holding `minRole` and to tokens carrying one of `scopes`. Machine clients are let in
+ * only where a `user` would be (their own resources), never on manager or admin routes.
+ */
 export const requires = (minRole: Role, scopes: readonly Scope[]): RouteAuth => {
   if (scopes.length === 0) throw new Error('an authenticated route needs at least one scope');
-  return { kind: 'authenticated', minRole, scopes };
+  return { kind: 'authenticated', minRole, scopes, machines: roleRank(minRole) <= roleRank('user') };
 };
 
 /**
  * AWS resources a handler touches. The Api stack turns each into L2 `grant*` calls and
  * environment variables, so a function gets exactly what its route declares.
  */
-export type ResourceNeed = 'database';
+export type ResourceNeed =
+  /** PostgreSQL as `citadel_app` (IAM). */
+  | 'database'
+  /** Create, describe and delete Cognito app clients of the user pool. */
+  | 'cognito-clients'
+  /** Reset a user's MFA and sign them out everywhere. */
+  | 'cognito-mfa'
+  /** Create, enable and disable usage-plan API keys (through the API-key control function). */
+  | 'api-keys';
 
 /** One route: declared once, read by the CDK API, the handlers, the local server and the client. */
 export interface RouteDefinition<
@@ -49,8 +62,8 @@ export interface RouteDefinition<
   readonly body?: TBody;
   readonly response: { readonly status: number; readonly schema: TResponse };
   readonly needs?: readonly ResourceNeed[];
-  /** Method-level throttling, tighter than the stage's. @default the stage's limits */
-  readonly throttle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /** `admin`: the stage's tighter admin method throttling. @default the stage's limits */
+  readonly throttle?: 'admin';
   /** Lambda sizing. @default 256 MiB / 10 s */
   readonly memoryMiB?: number;
   readonly timeoutSeconds?: number;

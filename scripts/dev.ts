@@ -47,6 +47,9 @@ Object.assign(process.env, {
   DATABASE_URL: appUrl,
   CITADEL_DB_TLS: 'disable',
   CITADEL_DB_POOL_MAX: '10',
+  // Cognito and API Gateway management are simulated in memory for the admin routes (local only).
+  CITADEL_ADAPTERS_MODULE: path.join(root, 'local/aws-simulators.ts'),
+  CITADEL_TOKEN_ENDPOINT: 'http://127.0.0.1/_dev/token (local: use the dev token endpoint)',
   CITADEL_S3_ENDPOINT: s3.endpoint,
   POWERTOOLS_SERVICE_NAME: 'citadel-local',
   POWERTOOLS_METRICS_NAMESPACE: 'Citadel',

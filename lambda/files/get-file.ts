@@ -1,11 +1,11 @@
-import { routes } from '../../contract/routes';
+import { getFile } from '../../contract/api/files';
 import { NotFoundError } from '../shared/errors';
 import { defineHandler } from '../shared/handler';
 import { assertFileAccess, canReadAnyFile } from './access';
 import { findFile, toApiFile } from './repository';
 
 /** `GET /v1/files/{id}`: one indexed lookup, then the ownership check. */
-export const handler = defineHandler(routes.getFile, async ({ params, principal, requestId, sourceIp }) => {
+export const handler = defineHandler(getFile, async ({ params, principal, requestId, sourceIp }) => {
   const row = await findFile(params.id);
   if (!row) throw new NotFoundError('No such file.');
   await assertFileAccess({

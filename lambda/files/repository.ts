@@ -1,4 +1,4 @@
-import type { ApiFile, FileState } from '../../contract/files';
+import type { ApiFile, FileState } from '../../contract/api/files';
 import { type Queryable, query } from '../shared/db';
 
 /** A `citadel.files` row as stored. */

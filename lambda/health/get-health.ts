@@ -1,4 +1,4 @@
-import { routes } from '../../contract/routes';
+import { getHealth } from '../../contract/api/health';
 import { ping } from '../shared/db';
 import { defineHandler } from '../shared/handler';
 
@@ -6,7 +6,7 @@ const STAGE = process.env.CITADEL_STAGE ?? 'local';
 const VERSION = process.env.CITADEL_VERSION ?? 'dev';
 
 /** `GET /v1/health`: readiness. An unreachable database is a 503 problem with Retry-After. */
-export const handler = defineHandler(routes.getHealth, async () => {
+export const handler = defineHandler(getHealth, async () => {
   await ping();
   return {
     status: 'ok' as const,

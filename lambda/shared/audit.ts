@@ -6,7 +6,8 @@ export type AuditOutcome = 'success' | 'denied' | 'failure';
 
 /** One security-relevant action, allowed or not: who, what, on what, with which result. */
 export interface AuditEvent {
-  readonly principal: Principal | undefined;
+  /** Who acted: a caller, `'system'` for scheduled jobs, `undefined` for an anonymous caller. */
+  readonly principal: Principal | 'system' | undefined;
   /** Dotted lower-case verb, e.g. `file.download`, `api_client.rotate`, `access.denied`. */
   readonly action: string;
   readonly target?: string;
@@ -20,10 +21,13 @@ const IPV4_OR_6 = /^[0-9a-fA-F:.]{2,45}$/;
 
 /** Appends to `citadel.audit_events`. Pass the transaction's client to commit it with the change it records. */
 export async function recordAudit(event: AuditEvent, tx?: Queryable): Promise<void> {
-  const actor = event.principal;
+  const actor =
+    event.principal === 'system'
+      ? { id: 'citadel-scheduler', kind: 'system' }
+      : (event.principal ?? { id: 'anonymous', kind: 'anonymous' });
   const values = [
-    actor?.id ?? 'anonymous',
-    actor?.kind ?? 'anonymous',
+    actor.id,
+    actor.kind,
     event.action,
     event.target ?? null,
     event.outcome,

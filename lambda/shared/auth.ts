@@ -101,6 +101,9 @@ export const claimsOf = (event: Pick<APIGatewayProxyEvent, 'requestContext'>): C
 /** Throws 403 unless `principal` holds one of the route's scopes and, for people, its role. */
 export function assertRouteAccess(auth: RouteAuth, principal: Principal): void {
   if (auth.kind === 'public') return;
+  if (principal.kind === 'machine' && !auth.machines) {
+    throw new ForbiddenError('Machine clients cannot call this operation; it needs a signed-in person.');
+  }
   if (!auth.scopes.some((s) => principal.scopes.has(s))) {
     throw new ForbiddenError(
       `This operation needs one of the scopes ${auth.scopes.map(qualifiedScope).join(', ')}.`,

@@ -1,14 +1,23 @@
-import { aws_apigateway as apigw, Duration, aws_logs as logs, RemovalPolicy, Validations } from 'aws-cdk-lib';
+import {
+  aws_apigateway as apigw,
+  Duration,
+  aws_events as events,
+  aws_iam as iam,
+  type aws_lambda as lambda,
+  aws_logs as logs,
+  RemovalPolicy,
+  aws_sqs as sqs,
+  aws_events_targets as targets,
+} from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { PROBLEM_CONTENT_TYPE, SECURITY_HEADERS } from '../../contract/http';
-import { qualifiedScope } from '../../contract/roles';
-import { pathParameterNames, type RouteDefinition } from '../../contract/route';
+import { TIERS } from '../../contract/api/admin';
+import type { RouteDefinition } from '../../contract/route';
 import { routeList } from '../../contract/routes';
 import { acknowledge, inPacks } from '../compliance';
 import type { StageConfig } from '../config';
-import { CitadelFunction } from '../constructs/citadel-function';
+import { CitadelFunction, type CitadelFunctionProps } from '../constructs/citadel-function';
+import { CitadelRestApi } from '../constructs/citadel-rest-api';
 import { CitadelStack } from '../constructs/citadel-stack';
-import { addGatewayProblemResponses, quotedHeaders } from '../constructs/gateway-problems';
 import { RegionalWebAcl } from '../constructs/regional-web-acl';
 import type { DataStack } from './data-stack';
 import type { IdentityStack } from './identity-stack';
@@ -26,260 +35,287 @@ export interface ApiStackProps {
 const pascal = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
 /**
- * The REST API: one Lambda per route of the route table, JSON access logs, X-Ray, stage and method
- * throttling, problem+json for API Gateway's own errors, 405 for wrong methods, and a WAF web ACL.
+ * Two REST APIs built from the route table, sharing one Lambda per route:
+ * - the public API for people (browsers), CORS for the stage's origins, per-IP WAF limits;
+ * - the machine API for client-credentials callers, every method metered by a usage-plan API key
+ *   (basic / standard / premium tiers) and limited per key by WAF. Keys meter; Cognito authorizes.
+ * Plus the API-key control function (outside the VPC: API Gateway's management API has no VPC endpoint)
+ * and the job that disables rotated keys when their overlap window closes.
  */
 export class ApiStack extends CitadelStack {
   readonly api: apigw.RestApi;
+  readonly machineApi: apigw.RestApi;
   readonly webAcl: RegionalWebAcl;
+  readonly machineWebAcl: RegionalWebAcl;
+  readonly usagePlans: Readonly<Record<(typeof TIERS)[number], apigw.UsagePlan>>;
   /** Route handlers by operationId. */
   readonly functions: ReadonlyMap<string, CitadelFunction>;
+  readonly apiKeyControl: CitadelFunction;
+  private readonly props: ApiStackProps;
 
   constructor(scope: Construct, props: ApiStackProps) {
     super(scope, 'Api', { config: props.config, stateful: false });
-    const { config, network } = props;
+    this.props = props;
+    const { config, network, identity } = props;
     const { observability, api: apiConfig } = config;
     const logRemovalPolicy = config.protectData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const accessLogs = (id: string) =>
+      new logs.LogGroup(this, id, {
+        encryptionKey: network.logsKey,
+        retention: observability.logRetentionDays,
+        removalPolicy: logRemovalPolicy,
+      });
 
-    const accessLogs = new logs.LogGroup(this, 'AccessLogs', {
-      encryptionKey: network.logsKey,
-      retention: observability.logRetentionDays,
-      removalPolicy: logRemovalPolicy,
-    });
-
-    this.api = new apigw.RestApi(this, 'RestApi', {
-      restApiName: `citadel-${config.stage}`,
-      description: `Citadel API (${config.stage})`,
-      endpointConfiguration: { types: [apigw.EndpointType.REGIONAL] },
-      // Execution logging needs the account-level CloudWatch role; it is retained because it is account-wide.
-      cloudWatchRole: true,
-      cloudWatchRoleRemovalPolicy: RemovalPolicy.RETAIN,
-      deployOptions: {
-        stageName: config.stage,
-        tracingEnabled: observability.tracing,
-        metricsEnabled: true,
-        loggingLevel: apigw.MethodLoggingLevel.ERROR,
-        // Request and response bodies carry tokens and presigned URLs: never log them.
-        dataTraceEnabled: false,
-        throttlingRateLimit: apiConfig.throttle.rateLimit,
-        throttlingBurstLimit: apiConfig.throttle.burstLimit,
-        // Routes that declare tighter limits (admin operations) get them per method.
-        methodOptions: Object.fromEntries(
-          routeList
-            .filter((r) => r.throttle)
-            .map((r) => [
-              `${r.path}/${r.method}`,
-              { throttlingRateLimit: r.throttle?.rateLimit, throttlingBurstLimit: r.throttle?.burstLimit },
-            ]),
-        ),
-        accessLogDestination: new apigw.LogGroupLogDestination(accessLogs),
-        accessLogFormat: apigw.AccessLogFormat.custom(
-          JSON.stringify({
-            requestId: '$context.requestId',
-            time: '$context.requestTimeEpoch',
-            ip: '$context.identity.sourceIp',
-            principal: '$context.authorizer.claims.sub',
-            clientId: '$context.authorizer.claims.client_id',
-            apiKeyId: '$context.identity.apiKeyId',
-            method: '$context.httpMethod',
-            route: '$context.resourcePath',
-            path: '$context.path',
-            status: '$context.status',
-            latencyMs: '$context.responseLatency',
-            integrationLatencyMs: '$context.integrationLatency',
-            responseLength: '$context.responseLength',
-            error: '$context.error.responseType',
-            waf: '$context.waf.status',
-            userAgent: '$context.identity.userAgent',
-            xrayTraceId: '$context.xrayTraceId',
-          }),
-        ),
-      },
-      defaultCorsPreflightOptions:
-        apiConfig.corsOrigins.length > 0
-          ? {
-              allowOrigins: [...apiConfig.corsOrigins],
-              allowMethods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-              allowHeaders: ['Authorization', 'Content-Type', 'X-Api-Key', 'X-Request-Id'],
-              exposeHeaders: ['x-request-id', 'Retry-After', 'Location', 'ETag'],
-              maxAge: Duration.hours(1),
-            }
-          : undefined,
-    });
-    addGatewayProblemResponses(this.api);
-    this.acknowledgeStageFindings();
-    const validator = this.api.addRequestValidator('RequestValidator', {
-      validateRequestBody: true,
-      validateRequestParameters: true,
-    });
-
-    // Every non-public method: a Cognito access token carrying one of the route's scopes. API Gateway caches
-    // the verdict per token for five minutes; tokens themselves live at most an hour (stage config).
-    const authorizer = new apigw.CognitoUserPoolsAuthorizer(this, 'Authorizer', {
-      cognitoUserPools: [props.identity.userPool],
-      identitySource: apigw.IdentitySource.header('Authorization'),
-      resultsCacheTtl: Duration.minutes(5),
-    });
-
+    this.apiKeyControl = this.addApiKeyControl();
     const functions = new Map<string, CitadelFunction>();
-    const methodsByPath = new Map<string, string[]>();
     for (const route of routeList) {
-      const fn = this.routeFunction(route, props);
-      this.grantNeeds(route, fn, props);
+      const fn = this.vpcFunction(pascal(route.operationId), {
+        entry: route.entry,
+        serviceName: `citadel-${route.operationId}`,
+        description: `${route.method} ${route.path}: ${route.summary}`.slice(0, 256),
+        memorySize: route.memoryMiB ?? 256,
+        timeout: Duration.seconds(route.timeoutSeconds ?? 10),
+      });
+      this.grantNeeds(route, fn);
       functions.set(route.operationId, fn);
-      const resource = this.api.root.resourceForPath(route.path);
-      const method = resource.addMethod(
-        route.method,
-        new apigw.LambdaIntegration(fn, { allowTestInvoke: false }),
-        {
-          operationName: route.operationId,
-          requestValidator: validator,
-          ...(route.auth.kind === 'public'
-            ? {}
-            : {
-                authorizationType: apigw.AuthorizationType.COGNITO,
-                authorizer,
-                authorizationScopes: route.auth.scopes.map(qualifiedScope),
-              }),
-          requestParameters: Object.fromEntries(
-            pathParameterNames(route.path).map((p) => [`method.request.path.${p}`, true]),
-          ),
-        },
-      );
-      if (route.auth.kind === 'public') {
-        for (const id of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
-          Validations.of(method).acknowledge({
-            id,
-            reason: `${route.method} ${route.path} is public by design (${route.summary}); it reads no user data.`,
-          });
-        }
-      }
-      methodsByPath.set(route.path, [...(methodsByPath.get(route.path) ?? []), route.method]);
     }
-    for (const [path, methods] of methodsByPath) this.addMethodNotAllowed(path, methods);
     this.functions = functions;
 
-    this.webAcl = new RegionalWebAcl(this, 'WebAcl', {
-      name: `citadel-${config.stage}-api`,
+    const common = {
+      stageName: config.stage,
+      functions,
+      userPool: identity.userPool,
+      throttle: apiConfig.throttle,
+      adminThrottle: apiConfig.adminThrottle,
+      tracing: observability.tracing,
+    };
+    const publicApi = new CitadelRestApi(this, 'Public', {
+      ...common,
+      restApiName: `citadel-${config.stage}`,
+      description: `Citadel API for people (${config.stage})`,
+      routes: routeList,
+      accessLogs: accessLogs('AccessLogs'),
+      corsOrigins: apiConfig.corsOrigins,
+      accountCloudWatchRole: true,
+    });
+    this.api = publicApi.api;
+
+    const machineRoutes = routeList.filter((r) => r.auth.kind === 'public' || r.auth.machines);
+    const machineApi = new CitadelRestApi(this, 'Machine', {
+      ...common,
+      restApiName: `citadel-${config.stage}-machine`,
+      description: `Citadel API for machine clients, metered by API key (${config.stage})`,
+      routes: machineRoutes,
+      accessLogs: accessLogs('MachineAccessLogs'),
+      apiKeyRequired: true,
+    });
+    this.machineApi = machineApi.api;
+    // Execution logging needs the account's CloudWatch role, which the public API sets.
+    const account = this.api.node.tryFindChild('Account');
+    if (account) this.machineApi.deploymentStage.node.addDependency(account);
+
+    this.usagePlans = Object.fromEntries(
+      TIERS.map((tier) => {
+        const limits = apiConfig.usagePlans[tier];
+        const plan = this.machineApi.addUsagePlan(`${pascal(tier)}Plan`, {
+          name: `citadel-${config.stage}-${tier}`,
+          description: `Machine clients, ${tier} tier`,
+          throttle: { rateLimit: limits.rateLimit, burstLimit: limits.burstLimit },
+          quota: { limit: limits.quotaPerDay, period: apigw.Period.DAY },
+        });
+        plan.addApiStage({ stage: this.machineApi.deploymentStage });
+        return [tier, plan];
+      }),
+    ) as ApiStack['usagePlans'];
+    this.apiKeyControl.addEnvironment(
+      'CITADEL_USAGE_PLANS',
+      this.toJsonString(Object.fromEntries(TIERS.map((t) => [t, this.usagePlans[t].usagePlanId]))),
+    );
+    this.grantApiKeyManagement();
+
+    const webAclCommon = {
       logsKey: network.logsKey,
       logRetention: observability.logRetentionDays,
       logRemovalPolicy,
+    };
+    this.webAcl = new RegionalWebAcl(this, 'WebAcl', {
+      ...webAclCommon,
+      name: `citadel-${config.stage}-api`,
       rateRules: [
         {
           name: 'PerIpRateLimit',
-          limit: apiConfig.perIpRateLimit.limit,
+          ...apiConfig.perIpRateLimit,
           windowSeconds: apiConfig.perIpRateLimit.windowSeconds as 60,
         },
       ],
     });
     this.webAcl.associate('ApiStageAssociation', this.api.deploymentStage.stageArn);
+    this.machineWebAcl = new RegionalWebAcl(this, 'MachineWebAcl', {
+      ...webAclCommon,
+      name: `citadel-${config.stage}-machine-api`,
+      rateRules: [
+        {
+          name: 'PerIpRateLimit',
+          ...apiConfig.perIpRateLimit,
+          windowSeconds: apiConfig.perIpRateLimit.windowSeconds as 60,
+        },
+        {
+          // The seeds' "20 requests per hour per key": WAF's floor is 10 per 600 s (60 an hour); the daily
+          // usage-plan quota brings a basic key to 20 an hour on average.
+          name: 'PerApiKeyRateLimit',
+          ...apiConfig.perApiKeyRateLimit,
+          windowSeconds: apiConfig.perApiKeyRateLimit.windowSeconds as 600,
+          aggregateBy: { header: 'x-api-key' },
+        },
+      ],
+    });
+    this.machineWebAcl.associate('MachineStageAssociation', this.machineApi.deploymentStage.stageArn);
+
+    this.addKeyExpiryJob();
   }
 
-  /** Turns a route's declared needs into grants and environment: exactly what it declares, nothing more. */
-  private grantNeeds(route: RouteDefinition, fn: CitadelFunction, props: ApiStackProps): void {
-    for (const need of route.needs ?? []) {
-      switch (need) {
-        case 'database':
-          for (const [key, value] of Object.entries(props.data.grantAppAccess(fn)))
-            fn.addEnvironment(key, value);
-          break;
-      }
-    }
-  }
-
-  private acknowledgeStageFindings(): void {
-    acknowledge(
-      this.api.deploymentStage,
-      inPacks('APIGWCacheEnabledAndEncrypted', 'NIST.800.53.R5', 'HIPAA.Security'),
-      "Responses are per caller and marked no-store; a stage cache could serve one user's data to another.",
-    );
-    acknowledge(
-      this.api.deploymentStage,
-      inPacks('APIGWSSLEnabled', 'NIST.800.53.R5', 'HIPAA.Security'),
-      'Every integration is a Lambda proxy invoked over IAM-signed AWS APIs; backend client certificates apply only to HTTP integrations.',
-    );
-    const cloudWatchRole = this.api.node.tryFindChild('CloudWatchRole');
-    if (cloudWatchRole) {
-      acknowledge(
-        cloudWatchRole,
-        [
-          'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
-        ],
-        'The AWS-maintained policy API Gateway documents for its account-level logging role; execution logs need it.',
-      );
-    }
-  }
-
-  private routeFunction(route: RouteDefinition, props: ApiStackProps): CitadelFunction {
-    const { config, network } = props;
-    return new CitadelFunction(this, pascal(route.operationId), {
-      entry: route.entry,
-      serviceName: `citadel-${route.operationId}`,
-      description: `${route.method} ${route.path}: ${route.summary}`.slice(0, 256),
-      memorySize: route.memoryMiB ?? 256,
-      timeout: Duration.seconds(route.timeoutSeconds ?? 10),
-      logsKey: network.logsKey,
+  private vpcFunction(
+    id: string,
+    props: Omit<CitadelFunctionProps, 'logsKey' | 'vpc' | 'vpcSubnets' | 'securityGroups'>,
+  ): CitadelFunction {
+    const { config, network } = this.props;
+    return new CitadelFunction(this, id, {
       logRetention: config.observability.logRetentionDays,
       logRemovalPolicy: config.protectData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       logLevel: config.observability.logLevel,
       tracing: config.observability.tracing,
+      ...props,
+      logsKey: network.logsKey,
       vpc: network.vpc,
       vpcSubnets: network.appSubnets,
       securityGroups: [network.lambdaSecurityGroup],
       environment: {
         CITADEL_STAGE: config.stage,
-        CITADEL_VERSION: props.version ?? '0.0.0',
+        CITADEL_VERSION: this.props.version ?? '0.0.0',
         CITADEL_CORS_ORIGINS: config.api.corsOrigins.join(','),
+        ...props.environment,
       },
     });
   }
 
-  /**
-   * API Gateway cannot tell "wrong method" from "unknown path". An `ANY` mock on each resource answers
-   * the methods the route table does not declare with 405, problem+json and `Allow`, without any Lambda.
-   */
-  private addMethodNotAllowed(path: string, methods: readonly string[]): void {
-    const allow = [...methods, 'OPTIONS'].join(', ');
-    const headers = quotedHeaders({
-      ...SECURITY_HEADERS,
-      Allow: allow,
-      'Content-Type': PROBLEM_CONTENT_TYPE,
-    });
-    const problem =
-      '{"type":"urn:citadel:problem:method-not-allowed","title":"Method not allowed","status":405,' +
-      `"detail":"This resource supports ${allow}.","instance":"$context.requestId"}`;
-    const method = this.api.root.resourceForPath(path).addMethod(
-      'ANY',
-      new apigw.MockIntegration({
-        passthroughBehavior: apigw.PassthroughBehavior.NEVER,
-        requestTemplates: { 'application/json': '{"statusCode": 405}' },
-        integrationResponses: [
-          {
-            statusCode: '405',
-            responseParameters: Object.fromEntries(
-              Object.entries(headers).map(([k, v]) => [`method.response.header.${k}`, v]),
-            ),
-            responseTemplates: { 'application/json': problem },
-          },
-        ],
-      }),
-      {
-        methodResponses: [
-          {
-            statusCode: '405',
-            responseParameters: Object.fromEntries(
-              Object.keys(headers).map((k) => [`method.response.header.${k}`, true]),
-            ),
-          },
-        ],
-      },
-    );
-    for (const id of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
-      Validations.of(method).acknowledge({
-        id,
-        reason:
-          'Mock integration that only answers 405 Method Not Allowed; it reaches no backend and returns no data.',
-      });
+  /** Turns a route's (or job's) declared needs into grants and environment: exactly those, nothing more. */
+  private grantNeeds(route: Pick<RouteDefinition, 'needs'>, fn: CitadelFunction): void {
+    const { data, identity, config } = this.props;
+    for (const need of route.needs ?? []) {
+      switch (need) {
+        case 'database':
+          for (const [key, value] of Object.entries(data.grantAppAccess(fn))) fn.addEnvironment(key, value);
+          break;
+        case 'cognito-clients':
+          identity.grantMachineClientAdmin(fn);
+          fn.addEnvironment('CITADEL_USER_POOL_ID', identity.userPool.userPoolId);
+          fn.addEnvironment('CITADEL_TOKEN_ENDPOINT', `${identity.domain.baseUrl()}/oauth2/token`);
+          break;
+        case 'cognito-mfa':
+          identity.grantMfaReset(fn);
+          fn.addEnvironment('CITADEL_USER_POOL_ID', identity.userPool.userPoolId);
+          break;
+        case 'api-keys': {
+          this.apiKeyControl.grantInvoke(fn);
+          const control = this.getLogicalId(this.apiKeyControl.node.defaultChild as lambda.CfnFunction);
+          acknowledge(
+            fn.role as iam.Role,
+            [`AwsSolutions-IAM5[Resource::<${control}.Arn>:*]`],
+            'grantInvoke also covers the versions and aliases of the one API-key control function (its ARN followed by :*).',
+          );
+          fn.addEnvironment('CITADEL_API_KEY_FUNCTION', this.apiKeyControl.functionArn);
+          fn.addEnvironment('CITADEL_KEY_OVERLAP_HOURS', String(config.api.keyRotationOverlapHours));
+          break;
+        }
+      }
     }
+  }
+
+  /**
+   * Creates and disables usage-plan API keys. It runs outside the VPC because API Gateway's management API
+   * has no VPC endpoint; the admin functions in the VPC invoke it through the Lambda endpoint.
+   */
+  private addApiKeyControl(): CitadelFunction {
+    const { config, network } = this.props;
+    const fn = new CitadelFunction(this, 'ApiKeyControl', {
+      entry: 'lambda/admin/api-key-control.ts',
+      serviceName: 'citadel-api-key-control',
+      description: 'Creates and disables usage-plan API keys for the admin API',
+      logsKey: network.logsKey,
+      logRetention: config.observability.logRetentionDays,
+      logRemovalPolicy: config.protectData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      logLevel: config.observability.logLevel,
+      tracing: config.observability.tracing,
+      timeout: Duration.seconds(15),
+      environment: { CITADEL_STAGE: config.stage },
+    });
+    acknowledge(
+      fn,
+      inPacks('LambdaInsideVPC', 'NIST.800.53.R5', 'HIPAA.Security'),
+      "API Gateway's management API (API keys, usage plans) has no VPC endpoint; this function only calls it and is invoked by the admin functions, never by clients.",
+    );
+    return fn;
+  }
+
+  /** Exactly the API Gateway management calls the control function makes, on this API's plans and keys. */
+  private grantApiKeyManagement(): void {
+    const apiKeys = this.formatArn({ service: 'apigateway', account: '', resource: '/apikeys' });
+    // API Gateway management has no L2 grant for API keys and usage-plan keys: the statements are written here.
+    this.apiKeyControl.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['apigateway:POST'], resources: [apiKeys] }),
+    );
+    this.apiKeyControl.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['apigateway:PATCH', 'apigateway:GET'],
+        resources: [`${apiKeys}/*`],
+      }),
+    );
+    this.apiKeyControl.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['apigateway:POST'],
+        resources: TIERS.map((t) =>
+          this.formatArn({
+            service: 'apigateway',
+            account: '',
+            resource: `/usageplans/${this.usagePlans[t].usagePlanId}/keys`,
+          }),
+        ),
+      }),
+    );
+    acknowledge(
+      this.apiKeyControl.role as iam.Role,
+      ['AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/apikeys/*]'],
+      'Keys are created at run time, so their ids are unknown at deploy; the grant is limited to reading and enabling/disabling keys of this region.',
+    );
+  }
+
+  /** Every 15 minutes, disables rotated keys whose overlap window has closed. */
+  private addKeyExpiryJob(): void {
+    const { data } = this.props;
+    const deadLetters = new sqs.Queue(this, 'KeyExpiryDeadLetters', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: data.key,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    acknowledge(
+      deadLetters,
+      ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'],
+      'This queue is itself the dead-letter queue of the key-expiry job; it has no further DLQ.',
+    );
+    const fn = this.vpcFunction('ExpireApiKeys', {
+      entry: 'lambda/admin/expire-api-keys.ts',
+      serviceName: 'citadel-expire-api-keys',
+      description: 'Disables rotated API keys when their overlap window closes',
+      timeout: Duration.minutes(2),
+      invocation: 'async',
+      deadLetterQueue: deadLetters,
+    });
+    this.grantNeeds({ needs: ['database', 'api-keys'] }, fn);
+    new events.Rule(this, 'ExpireApiKeysSchedule', {
+      description: 'Disable API keys whose rotation overlap has ended',
+      schedule: events.Schedule.rate(Duration.minutes(15)),
+      targets: [new targets.LambdaFunction(fn, { deadLetterQueue: deadLetters, retryAttempts: 2 })],
+    });
   }
 }

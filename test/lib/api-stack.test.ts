@@ -64,7 +64,8 @@ describe('Api stack', () => {
         Integration: Match.objectLike({ Type: 'AWS_PROXY' }),
       });
     }
-    dev.resourceCountIs('AWS::Lambda::Function', routeList.length);
+    // One per route, plus the API-key control function and the key-expiry job.
+    dev.resourceCountIs('AWS::Lambda::Function', routeList.length + 2);
   });
 
   it('answers undeclared methods with a 405 problem from a mock, not a Lambda', () => {
@@ -185,5 +186,108 @@ describe('Api stack', () => {
     );
     expect(preflights).toContain("'https://app.citadel.example.com'");
     expect(preflights).not.toMatch(/Allow-Origin":"'\*'/);
+  });
+
+  it('serves machine clients on a second API where every authenticated method needs a usage-plan key', () => {
+    const apis = dev.findResources('AWS::ApiGateway::RestApi');
+    expect(
+      Object.values(apis)
+        .map((a) => a.Properties.Name)
+        .sort(),
+    ).toEqual(['citadel-dev', 'citadel-dev-machine']);
+    const methods = Object.values(dev.findResources('AWS::ApiGateway::Method')).map((m) => m.Properties);
+    const keyed = methods
+      .filter((m) => m.ApiKeyRequired === true)
+      .map((m) => m.OperationName)
+      .sort();
+    const machineRoutes = routeList.filter((r) => r.auth.kind === 'authenticated' && r.auth.machines);
+    expect(keyed).toEqual(machineRoutes.map((r) => r.operationId).sort());
+    // Admin and manager routes are for people only: absent from the machine API.
+    expect(keyed).not.toContain('createApiClient');
+    expect(keyed).not.toContain('listAuditEvents');
+  });
+
+  it('meters machine keys in basic, standard and premium usage plans with daily quotas', () => {
+    for (const [tier, rate, quota] of [
+      ['basic', 1, 480],
+      ['standard', 5, 5000],
+      ['premium', 20, 50000],
+    ] as const) {
+      dev.hasResourceProperties('AWS::ApiGateway::UsagePlan', {
+        UsagePlanName: `citadel-dev-${tier}`,
+        Throttle: Match.objectLike({ RateLimit: rate }),
+        Quota: { Limit: quota, Period: 'DAY' },
+        ApiStages: [Match.objectLike({ Stage: Match.anyValue() })],
+      });
+    }
+  });
+
+  it('limits each machine key in WAF (10 per 600 s) as well as each IP', () => {
+    dev.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Rules: Match.arrayWith([
+        Match.objectLike({
+          Name: 'PerApiKeyRateLimit',
+          Statement: {
+            RateBasedStatement: Match.objectLike({
+              Limit: 10,
+              EvaluationWindowSec: 600,
+              AggregateKeyType: 'CUSTOM_KEYS',
+              CustomKeys: [
+                { Header: { Name: 'x-api-key', TextTransformations: [{ Priority: 0, Type: 'NONE' }] } },
+              ],
+            }),
+          },
+        }),
+      ]),
+    });
+    dev.resourceCountIs('AWS::WAFv2::WebACLAssociation', 2);
+  });
+
+  it('throttles admin methods tighter than the stage', () => {
+    const stage = Object.values(dev.findResources('AWS::ApiGateway::Stage')).find(
+      (s) => s.Properties.MethodSettings.length > 1,
+    );
+    const admin = stage?.Properties.MethodSettings.find((m: { ResourcePath: string }) =>
+      m.ResourcePath.includes('admin'),
+    );
+    expect(admin).toMatchObject({ ThrottlingRateLimit: 2, ThrottlingBurstLimit: 5 });
+  });
+
+  it('validates request bodies with models derived from the route schemas', () => {
+    dev.hasResourceProperties('AWS::ApiGateway::Model', {
+      Name: 'CreateApiClientBody',
+      ContentType: 'application/json',
+      Schema: Match.objectLike({
+        $schema: 'http://json-schema.org/draft-04/schema#',
+        type: 'object',
+        additionalProperties: false,
+        required: Match.arrayWith(['name', 'scopes', 'tier']),
+      }),
+    });
+    dev.hasResourceProperties('AWS::ApiGateway::Method', {
+      OperationName: 'createApiClient',
+      RequestModels: { 'application/json': Match.anyValue() },
+      RequestValidatorId: Match.anyValue(),
+    });
+  });
+
+  it('runs the API-key control function outside the VPC with only the key and usage-plan calls it makes', () => {
+    const control = Object.entries(dev.findResources('AWS::Lambda::Function')).find(([id]) =>
+      id.startsWith('ApiKeyControl'),
+    );
+    expect(control?.[1].Properties.VpcConfig).toBeUndefined();
+    const policies = JSON.stringify(dev.findResources('AWS::IAM::Policy'));
+    expect(policies).toContain('apigateway:POST');
+    expect(policies).toContain('/usageplans/');
+    expect(policies).not.toMatch(/"apigateway:\*"/);
+  });
+
+  it('carries CORS on API Gateway errors when the stage has one origin, never a wildcard', () => {
+    prod.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+      ResponseType: 'UNAUTHORIZED',
+      ResponseParameters: Match.objectLike({
+        'gatewayresponse.header.Access-Control-Allow-Origin': "'https://app.citadel.example.com'",
+      }),
+    });
   });
 });

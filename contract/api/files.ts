@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { defineRoute, requires } from '../route';
 
 /** Lifecycle of an uploaded file. Only `clean` files can be downloaded. */
 export const FILE_STATES = [
@@ -34,3 +35,15 @@ export const fileSchema = z.strictObject({
 export type ApiFile = z.infer<typeof fileSchema>;
 
 export const fileIdParams = z.strictObject({ id: z.uuid({ message: 'must be a file id (UUID)' }) });
+
+export const getFile = defineRoute({
+  operationId: 'getFile',
+  method: 'GET',
+  path: '/v1/files/{id}',
+  entry: 'lambda/files/get-file.ts',
+  summary: "A file's metadata and state: the owner's own, or anyone's for managers and admins.",
+  auth: requires('user', ['files.read']),
+  params: fileIdParams,
+  response: { status: 200, schema: fileSchema },
+  needs: ['database'],
+});

@@ -1,0 +1,23 @@
+import * as z from 'zod';
+import { ROLES, SCOPES } from '../roles';
+import { defineRoute, requires } from '../route';
+
+/** Who the caller is, as the API sees them. */
+export const meResponse = z.strictObject({
+  id: z.string(),
+  kind: z.enum(['user', 'machine']),
+  username: z.string().nullable(),
+  role: z.enum(ROLES).nullable(),
+  scopes: z.array(z.enum(SCOPES)),
+});
+export type Me = z.infer<typeof meResponse>;
+
+export const getMe = defineRoute({
+  operationId: 'getMe',
+  method: 'GET',
+  path: '/v1/me',
+  entry: 'lambda/me/get-me.ts',
+  summary: 'The caller: id, role (people) and scopes. Open to every signed-in role, guests included.',
+  auth: requires('guest', ['files.read', 'files.write', 'admin']),
+  response: { status: 200, schema: meResponse },
+});
