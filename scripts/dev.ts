@@ -49,7 +49,6 @@ Object.assign(process.env, {
   CITADEL_DB_POOL_MAX: '10',
   // Cognito and API Gateway management are simulated in memory for the admin routes (local only).
   CITADEL_ADAPTERS_MODULE: path.join(root, 'local/aws-simulators.ts'),
-  CITADEL_TOKEN_ENDPOINT: 'http://127.0.0.1/_dev/token (local: use the dev token endpoint)',
   CITADEL_S3_ENDPOINT: s3.endpoint,
   POWERTOOLS_SERVICE_NAME: 'citadel-local',
   POWERTOOLS_METRICS_NAMESPACE: 'Citadel',
@@ -63,6 +62,9 @@ const server = await startLocalServer({
   corsOrigins: config.api.corsOrigins,
   devEndpoints: devTokenEndpoint(tokens),
 });
+
+// Machine clients created locally are told to get tokens from the dev token endpoint.
+process.env.CITADEL_TOKEN_ENDPOINT = `${server.url}${DEV_TOKEN_PATH}?machine=1`;
 
 console.log(`
 Citadel (local) is up: ${server.url}
