@@ -39,7 +39,9 @@ export type ResourceNeed =
   /** Reset a user's MFA and sign them out everywhere. */
   | 'cognito-mfa'
   /** Create, enable and disable usage-plan API keys (through the API-key control function). */
-  | 'api-keys';
+  | 'api-keys'
+  /** The uploads bucket: multipart uploads, presigned part and download URLs, object deletion. */
+  | 'uploads';
 
 /** One route: declared once, read by the CDK API, the handlers, the local server and the client. */
 export interface RouteDefinition<

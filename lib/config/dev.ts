@@ -1,4 +1,5 @@
 import type { StageConfig } from './schema';
+import { UPLOAD_TYPES } from './upload-types';
 
 /** Developer sandbox: cheapest egress, everything destroyable. */
 export const dev: StageConfig = {
@@ -40,6 +41,12 @@ export const dev: StageConfig = {
     tokenValidityMinutes: 60,
     refreshTokenValidityDays: 7,
     signInRateLimit: { limit: 10, windowSeconds: 600 },
+  },
+  uploads: {
+    maxUploadBytes: 5 * 1024 ** 3,
+    allowedContentTypes: UPLOAD_TYPES,
+    quarantineRetentionDays: 7,
+    noncurrentVersionDays: 7,
   },
   api: {
     throttle: { rateLimit: 50, burstLimit: 100 },

@@ -1,4 +1,5 @@
 import type { StageConfig } from './schema';
+import { UPLOAD_TYPES } from './upload-types';
 
 /** Production: no internet egress, data retained and snapshotted, a year of logs. */
 export const prod: StageConfig = {
@@ -40,6 +41,12 @@ export const prod: StageConfig = {
     tokenValidityMinutes: 15,
     refreshTokenValidityDays: 30,
     signInRateLimit: { limit: 10, windowSeconds: 600 },
+  },
+  uploads: {
+    maxUploadBytes: 5 * 1024 ** 3,
+    allowedContentTypes: UPLOAD_TYPES,
+    quarantineRetentionDays: 90,
+    noncurrentVersionDays: 30,
   },
   api: {
     throttle: { rateLimit: 500, burstLimit: 1000 },

@@ -141,6 +141,22 @@ export const stageConfigSchema = z
       /** Sign-in attempts per client IP on the user pool's web ACL (the seeds' "5 per 15 minutes"). */
       signInRateLimit: rateRule,
     }),
+    uploads: z.strictObject({
+      /** Largest declared size accepted (bytes). Hard ceiling 5 TiB (10,000 parts of at most 524 MiB). */
+      maxUploadBytes: z
+        .number()
+        .int()
+        .min(1)
+        .max(5 * 1024 ** 4, 'the hard ceiling is 5 TiB'),
+      /** Declared content types accepted; the real type is checked from the bytes after the scan. */
+      allowedContentTypes: z
+        .array(z.string().regex(/^[a-z]+\/[a-z0-9.+-]+$/, 'a media type like image/png'))
+        .min(1),
+      /** How long quarantined (infected or mistyped) objects are kept. */
+      quarantineRetentionDays: z.number().int().min(1).max(3650),
+      /** Overwritten or deleted versions of uploads are kept this long. */
+      noncurrentVersionDays: z.number().int().min(1).max(3650),
+    }),
     api: z.strictObject({
       /** Stage-wide steady-state requests per second and burst. */
       throttle: z.strictObject({ rateLimit: z.number().positive(), burstLimit: z.number().int().positive() }),

@@ -1,4 +1,5 @@
 import type { StageConfig } from './schema';
+import { UPLOAD_TYPES } from './upload-types';
 
 /** Pre-production: prod's shape at a smaller size; data is retained. */
 export const staging: StageConfig = {
@@ -40,6 +41,12 @@ export const staging: StageConfig = {
     tokenValidityMinutes: 30,
     refreshTokenValidityDays: 7,
     signInRateLimit: { limit: 10, windowSeconds: 600 },
+  },
+  uploads: {
+    maxUploadBytes: 5 * 1024 ** 3,
+    allowedContentTypes: UPLOAD_TYPES,
+    quarantineRetentionDays: 30,
+    noncurrentVersionDays: 30,
   },
   api: {
     throttle: { rateLimit: 100, burstLimit: 200 },
