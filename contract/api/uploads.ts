@@ -121,47 +121,6 @@ export const downloadLink = z.strictObject({
   filename: z.string(),
 });
 
-/** Uppy 6 (`@uppy/aws-s3`) asks the server to presign each S3 request it builds. */
-export const signRequestBody = z.discriminatedUnion('operation', [
-  z.strictObject({
-    operation: z.literal('create'),
-    filename: z.string().min(1).max(1024),
-    size: z.number().int().positive(),
-    contentType: z
-      .string()
-      .regex(/^[a-z]+\/[a-z0-9.+-]+$/, 'a media type like image/png')
-      .max(127),
-  }),
-  z.strictObject({
-    operation: z.literal('part'),
-    key: z.string().max(512),
-    uploadId: z.string().max(1024),
-    partNumber,
-  }),
-  z.strictObject({ operation: z.literal('list'), key: z.string().max(512), uploadId: z.string().max(1024) }),
-  z.strictObject({
-    operation: z.literal('complete'),
-    key: z.string().max(512),
-    uploadId: z.string().max(1024),
-  }),
-  z.strictObject({ operation: z.literal('abort'), key: z.string().max(512), uploadId: z.string().max(1024) }),
-  z.strictObject({
-    operation: z.literal('put'),
-    key: z.string().max(512),
-    size: z.number().int().positive(),
-    contentType: z.string().max(127),
-  }),
-]);
-
-export const signedRequest = z.strictObject({
-  method: z.enum(['GET', 'PUT', 'POST', 'DELETE']),
-  url: z.string(),
-  headers: z.record(z.string(), z.string()),
-  /** Create only: the server-generated key Uppy must use. */
-  key: z.string().optional(),
-  expiresAt: z.iso.datetime(),
-});
-
 const write = requires('user', ['files.write']);
 const read = requires('user', ['files.read']);
 
@@ -227,18 +186,6 @@ export const abortUpload = defineRoute({
   auth: write,
   params: uploadIdParams,
   response: { status: 204, schema: z.undefined() },
-  needs: ['database', 'uploads'],
-});
-
-export const signUploadRequest = defineRoute({
-  operationId: 'signUploadRequest',
-  method: 'POST',
-  path: '/v1/uploads/sign',
-  entry: 'lambda/uploads/sign-request.ts',
-  summary: "Presign one S3 request built by Uppy 6 (@uppy/aws-s3), within Citadel's upload rules.",
-  auth: write,
-  body: signRequestBody,
-  response: { status: 200, schema: signedRequest },
   needs: ['database', 'uploads'],
 });
 

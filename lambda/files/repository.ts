@@ -51,3 +51,57 @@ export async function findFile(id: string, tx?: Queryable): Promise<FileRow | un
     : await query<FileRow>(sql, [id], { idempotent: true });
   return rows[0];
 }
+
+/** Owner's (or, with `ownerId` undefined, everyone's) files, newest first, keyset-paginated. */
+export async function listFileRows(
+  ownerId: string | undefined,
+  limit: number,
+  after?: { at: Date; id: string },
+): Promise<FileRow[]> {
+  const where = ["state <> 'deleted'"];
+  const values: unknown[] = [];
+  if (ownerId !== undefined) {
+    values.push(ownerId);
+    where.push(`owner_id = $${values.length}`);
+  }
+  if (after) {
+    values.push(after.at, after.id);
+    where.push(`(created_at, id) < ($${values.length - 1}, $${values.length}::uuid)`);
+  }
+  values.push(limit + 1);
+  return query<FileRow>(
+    `SELECT * FROM citadel.files WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${values.length}`,
+    values,
+    { idempotent: true },
+  );
+}
+
+/** A file by its object key (the scan pipeline's view). */
+export async function findFileByKey(key: string): Promise<FileRow | undefined> {
+  return (
+    await query<FileRow>('SELECT * FROM citadel.files WHERE object_key = $1', [key], { idempotent: true })
+  )[0];
+}
+
+/**
+ * Moves a file from one of `from` to `to` with the given column updates; returns the row, or `undefined`
+ * when it was not in `from` (a replay, a race lost, or out of order): transitions are applied exactly once.
+ */
+export async function transitionFile(
+  tx: Queryable,
+  id: string,
+  from: readonly FileState[],
+  to: FileState,
+  set: Record<string, unknown> = {},
+): Promise<FileRow | undefined> {
+  const columns = Object.keys(set);
+  for (const c of columns) if (!/^[a-z_]+$/.test(c)) throw new Error(`bad column ${c}`);
+  const values: unknown[] = [id, from, to, ...Object.values(set)];
+  const assignments = columns.map((c, i) => `${c} = $${i + 4}`);
+  const { rows } = await tx.query<FileRow>(
+    `UPDATE citadel.files SET state = $3, updated_at = now()${assignments.map((a) => `, ${a}`).join('')}
+      WHERE id = $1 AND state = ANY($2::text[]) RETURNING *`,
+    values,
+  );
+  return rows[0];
+}

@@ -60,6 +60,13 @@ export interface CitadelFunctionProps {
    * @default 'sync'
    */
   readonly invocation?: 'sync' | 'async';
+  /**
+   * Run as this role instead of a new one: for a role another construct owns because a resource policy
+   * names it (pass it imported with `mutable: true` from another stack). The house grants (log group,
+   * tracing) are added to it; a VPC function's role must already carry the VPC access policy.
+   * @default - a new role for this function only
+   */
+  readonly role?: iam.IRole;
   /** Required for `invocation: 'async'`. @default - none */
   readonly deadLetterQueue?: sqs.IQueue;
   /** @default 2 (Lambda's default for async invocations) */
@@ -91,13 +98,16 @@ export class CitadelFunction extends NodejsFunction {
       );
     }
     // An explicit role: write access to this function's own log group only, no AWSLambdaBasicExecutionRole.
-    const role = new iam.Role(scope, `${id}Role`, {
-      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      description: `Execution role of ${id}`,
-      managedPolicies: props.vpc
-        ? [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole')]
-        : [],
-    });
+    const ownRole = props.role === undefined;
+    const role =
+      props.role ??
+      new iam.Role(scope, `${id}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `Execution role of ${id}`,
+        managedPolicies: props.vpc
+          ? [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole')]
+          : [],
+      });
     const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
       encryptionKey: props.logsKey,
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
@@ -156,21 +166,22 @@ export class CitadelFunction extends NodejsFunction {
       },
     });
     logGroup.grantWrite(role);
-    this.acknowledgeHouseFindings(role, props, invocation);
+    this.acknowledgeHouseFindings(role, props, invocation, ownRole);
   }
 
   /** The findings every house function raises by design, each with its reason. */
   private acknowledgeHouseFindings(
-    role: iam.Role,
+    role: iam.IRole,
     props: CitadelFunctionProps,
     invocation: 'sync' | 'async',
+    ownRole: boolean,
   ): void {
     acknowledge(
       role,
       inPacks('IAMNoInlinePolicy', 'NIST.800.53.R5', 'HIPAA.Security'),
       'The inline policy is what L2 grant* methods generate: scoped to this one role and to the exact resources it uses.',
     );
-    if (props.vpc) {
+    if (props.vpc && ownRole) {
       acknowledge(
         role,
         [

@@ -1,0 +1,51 @@
+import { deleteFile } from '../../contract/api/uploads';
+import { recordAudit } from '../shared/audit';
+import { transaction } from '../shared/db';
+import { NotFoundError } from '../shared/errors';
+import { defineHandler } from '../shared/handler';
+import { metrics } from '../shared/powertools';
+import { abortMultipart, deleteObject } from '../uploads/multipart';
+import { assertFileAccess, canDeleteAnyFile } from './access';
+import { findFile, transitionFile } from './repository';
+
+/**
+ * `DELETE /v1/files/{id}`: the owner's, or an admin's for anyone's. The row is locked while S3 is
+ * changed, so a failure on either side leaves both as they were. The row stays (state `deleted`) so the
+ * audit trail keeps its target; quarantined objects stay in quarantine for their retention period.
+ */
+export const handler = defineHandler(deleteFile, async ({ params, principal, requestId, sourceIp }) => {
+  const existing = await findFile(params.id);
+  if (!existing) throw new NotFoundError('No such file.');
+  await assertFileAccess({
+    principal,
+    ownerId: existing.owner_id,
+    fileId: existing.id,
+    action: 'file.delete',
+    requestId,
+    sourceIp,
+    allowAnyone: canDeleteAnyFile,
+  });
+  await transaction(async (tx) => {
+    await tx.query('SELECT 1 FROM citadel.files WHERE id = $1 FOR UPDATE', [existing.id]);
+    const row = await findFile(existing.id, tx);
+    if (!row) throw new NotFoundError('No such file.');
+    if (row.state === 'uploading' && row.upload_id) await abortMultipart(row.object_key, row.upload_id);
+    if (['uploading', 'scanning', 'clean', 'scan_failed'].includes(row.state))
+      await deleteObject(row.object_key);
+    await transitionFile(tx, row.id, [row.state], 'deleted', { deleted_at: new Date() });
+    await recordAudit(
+      {
+        principal,
+        action: 'file.delete',
+        target: `file:${row.id}`,
+        outcome: 'success',
+        requestId,
+        sourceIp,
+        details: { previousState: row.state, owner: row.owner_id },
+      },
+      tx,
+    );
+  });
+  metrics.addMetric('FilesDeleted', 'Count', 1);
+  return undefined;
+});

@@ -1,0 +1,55 @@
+import { DOWNLOAD_URL_SECONDS, downloadFile } from '../../contract/api/uploads';
+import { recordAudit } from '../shared/audit';
+import { ConflictError, NotFoundError } from '../shared/errors';
+import { defineHandler } from '../shared/handler';
+import { metrics } from '../shared/powertools';
+import { attachmentDisposition } from '../uploads/domain';
+import { presignDownload } from '../uploads/multipart';
+import { assertFileAccess, canReadAnyFile } from './access';
+import { findFile } from './repository';
+
+const WHY_NOT: Record<string, string> = {
+  uploading: 'it is still uploading',
+  scanning: 'the malware scan and type check have not finished; try again shortly',
+  infected: 'the malware scan found a threat; it is quarantined',
+  rejected: 'its content is not the declared type; it is quarantined',
+  scan_failed: 'the malware scan could not complete; an operator has been alerted',
+  failed: 'the upload failed',
+  aborted: 'the upload was aborted',
+};
+
+/**
+ * `GET /v1/files/{id}/download`: a 5-minute presigned link, as an attachment, for a file that passed
+ * the malware scan and the type check. Every link issued is audited.
+ */
+export const handler = defineHandler(downloadFile, async ({ params, principal, requestId, sourceIp }) => {
+  const row = await findFile(params.id);
+  if (!row) throw new NotFoundError('No such file.');
+  await assertFileAccess({
+    principal,
+    ownerId: row.owner_id,
+    fileId: row.id,
+    action: 'file.download',
+    requestId,
+    sourceIp,
+    allowAnyone: canReadAnyFile,
+  });
+  if (row.state !== 'clean') {
+    throw new ConflictError(`This file cannot be downloaded: ${WHY_NOT[row.state] ?? `it is ${row.state}`}.`);
+  }
+  const url = await presignDownload(row.object_key, attachmentDisposition(row.filename), row.content_type);
+  await recordAudit({
+    principal,
+    action: 'file.download',
+    target: `file:${row.id}`,
+    outcome: 'success',
+    requestId,
+    sourceIp,
+  });
+  metrics.addMetric('DownloadLinksIssued', 'Count', 1);
+  return {
+    url,
+    filename: row.filename,
+    expiresAt: new Date(Date.now() + DOWNLOAD_URL_SECONDS * 1000).toISOString(),
+  };
+});

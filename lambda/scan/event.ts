@@ -1,0 +1,30 @@
+import * as z from 'zod';
+import { SCAN_RESULT_DETAIL_TYPE, SCAN_RESULT_STATUSES } from '../../contract/scan';
+
+/**
+ * `GuardDuty Malware Protection Object Scan Result`, as put on the default bus. Only the fields the
+ * pipeline acts on are required; anything else GuardDuty adds is ignored.
+ */
+export const scanResultEvent = z.object({
+  id: z.string(),
+  'detail-type': z.literal(SCAN_RESULT_DETAIL_TYPE),
+  source: z.literal('aws.guardduty'),
+  detail: z.object({
+    scanStatus: z.string(),
+    resourceType: z.literal('S3_OBJECT'),
+    s3ObjectDetails: z.object({
+      bucketName: z.string().min(1),
+      objectKey: z.string().min(1),
+      eTag: z.string().optional(),
+      versionId: z.string().optional(),
+    }),
+    scanResultDetails: z.object({
+      scanResultStatus: z.enum(SCAN_RESULT_STATUSES),
+      threats: z
+        .array(z.object({ name: z.string() }))
+        .nullish()
+        .transform((t) => t ?? []),
+    }),
+  }),
+});
+export type ScanResultEvent = z.infer<typeof scanResultEvent>;

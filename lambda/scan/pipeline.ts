@@ -1,0 +1,147 @@
+/**
+ * The verdict on every uploaded object, from GuardDuty's scan result and Citadel's own checks:
+ * - no threats, real type matches the declared one (and SHA-256, when declared) → `clean`, downloadable;
+ * - threats → `infected`, moved to quarantine;
+ * - no threats but the content is not what was declared → `rejected`, moved to quarantine;
+ * - GuardDuty could not scan it → `scan_failed`, left in place unreadable, on-call alerted.
+ * Each file gets exactly one verdict: replays and late events change nothing.
+ */
+import type { FileState } from '../../contract/api/files';
+import { SCAN_OUTCOME_METRICS, type ScanOutcome } from '../../contract/scan';
+import { type FileRow, findFileByKey, transitionFile } from '../files/repository';
+import { recordAudit } from '../shared/audit';
+import { transaction } from '../shared/db';
+import { logger, metrics } from '../shared/powertools';
+import { isNoSuchKey, uploadsBucket } from '../uploads/s3';
+import { readContent } from './content';
+import type { ScanResultEvent } from './event';
+import { quarantine } from './quarantine';
+import { checkType, detectType } from './type-check';
+
+export type PipelineResult = ScanOutcome | 'ignored';
+
+interface Verdict {
+  readonly outcome: ScanOutcome;
+  readonly set: Record<string, unknown>;
+  readonly details: Record<string, unknown>;
+}
+
+export async function processScanResult(event: ScanResultEvent): Promise<PipelineResult> {
+  const { s3ObjectDetails: object, scanResultDetails: result } = event.detail;
+  logger.appendKeys({ objectKey: object.objectKey, scanResult: result.scanResultStatus });
+  if (object.bucketName !== uploadsBucket()) {
+    logger.warn('scan result for another bucket ignored', { bucket: object.bucketName });
+    return 'ignored';
+  }
+  const row = await findFileByKey(object.objectKey);
+  if (!row) {
+    // An object no upload created: it stays unreadable (no clean tag is ever trusted without a row).
+    logger.warn('scanned object has no file record');
+    metrics.addMetric('ScanOrphans', 'Count', 1);
+    return 'ignored';
+  }
+  logger.appendKeys({ fileId: row.id });
+  if (row.state === 'infected' || row.state === 'rejected') {
+    // A retry after the verdict was recorded but before the object was moved: finish the move.
+    await moveToQuarantine(row, object.versionId);
+    return 'ignored';
+  }
+  if (row.state !== 'uploading' && row.state !== 'scanning') {
+    logger.info('file already has a verdict; event ignored', { state: row.state });
+    return 'ignored';
+  }
+
+  let verdict: Verdict;
+  try {
+    verdict = await decide(row, event);
+  } catch (error) {
+    if (isNoSuchKey(error)) {
+      logger.info('scanned object no longer exists (deleted while it was scanned); event ignored');
+      return 'ignored';
+    }
+    throw error;
+  }
+
+  // The verdict is recorded first (the file is never downloadable again unless clean), then the object is
+  // moved; a failed move is retried with the event and finished by the branch above.
+  const applied = await transaction(async (tx) => {
+    const moved = await transitionFile(tx, row.id, ['uploading', 'scanning'], STATES[verdict.outcome], {
+      scanned_at: new Date(),
+      completed_at: row.completed_at ?? new Date(),
+      scan_status: result.scanResultStatus,
+      ...verdict.set,
+    });
+    if (!moved) return false;
+    await recordAudit(
+      {
+        principal: 'system',
+        action: 'file.scan',
+        target: `file:${row.id}`,
+        outcome: verdict.outcome === 'clean' ? 'success' : 'failure',
+        requestId: `guardduty:${event.id}`,
+        details: { verdict: verdict.outcome, scanResult: result.scanResultStatus, ...verdict.details },
+      },
+      tx,
+    );
+    return true;
+  });
+  if (!applied) return 'ignored';
+  if (verdict.outcome === 'infected' || verdict.outcome === 'rejected')
+    await moveToQuarantine(row, object.versionId);
+  metrics.addMetric(SCAN_OUTCOME_METRICS[verdict.outcome], 'Count', 1);
+  logger.info('scan verdict', { verdict: verdict.outcome, ...verdict.details });
+  return verdict.outcome;
+}
+
+async function moveToQuarantine(row: FileRow, versionId: string | undefined): Promise<void> {
+  try {
+    await quarantine(row.object_key, Number(row.declared_size), versionId);
+  } catch (error) {
+    if (!isNoSuchKey(error)) throw error; // already moved (or deleted by its owner)
+  }
+}
+
+const STATES = {
+  clean: 'clean',
+  infected: 'infected',
+  rejected: 'rejected',
+  failed: 'scan_failed',
+} as const satisfies Record<ScanOutcome, FileState>;
+
+async function decide(row: FileRow, event: ScanResultEvent): Promise<Verdict> {
+  const { s3ObjectDetails: object, scanResultDetails: result } = event.detail;
+  switch (result.scanResultStatus) {
+    case 'THREATS_FOUND': {
+      const threats = result.threats.map((t) => t.name).slice(0, 20);
+      return {
+        outcome: 'infected',
+        set: { failure_reason: `malware: ${threats.join(', ') || 'unnamed threat'}` },
+        details: { threats },
+      };
+    }
+    case 'NO_THREATS_FOUND': {
+      const content = await readContent(row.object_key, object.versionId, row.sha256 !== null);
+      const type = checkType(row.content_type, await detectType(content.head));
+      const hashOk = row.sha256 === null || content.sha256 === row.sha256;
+      if (type.ok && hashOk)
+        return {
+          outcome: 'clean',
+          set: { detected_type: type.detected },
+          details: { detectedType: type.detected },
+        };
+      const reason = type.ok ? 'content does not match the declared SHA-256' : type.reason;
+      return {
+        outcome: 'rejected',
+        set: { detected_type: type.detected, failure_reason: reason },
+        details: { detectedType: type.detected, reason },
+      };
+    }
+    default:
+      // UNSUPPORTED (e.g. password-protected archives), ACCESS_DENIED, FAILED: nobody can vouch for it.
+      return {
+        outcome: 'failed',
+        set: { failure_reason: `GuardDuty could not scan the object (${result.scanResultStatus})` },
+        details: {},
+      };
+  }
+}

@@ -1,0 +1,63 @@
+/** Upload rules that do not depend on AWS: names, keys, sizes, types. */
+import { createHash } from 'node:crypto';
+import type { FieldError } from '../../contract/problems';
+import { ValidationError } from '../shared/errors';
+import { allowedContentTypes, maxUploadBytes } from './s3';
+
+const INVISIBLE = /[\p{Cc}\p{Cf}\u2028\u2029]/gu; // controls, bidi overrides, zero-width marks, separators
+const SEPARATORS = /[/\\]/g;
+
+/**
+ * A filename safe to show and to put in Content-Disposition: NFC, no control or bidi characters, no path,
+ * no leading dots, at most 255 characters. It is for display only — keys are never derived from it.
+ */
+export function sanitizeFilename(name: string): string {
+  const cleaned = [
+    ...name
+      .normalize('NFC')
+      .replace(INVISIBLE, '')
+      .replace(SEPARATORS, '_')
+      .replace(/\s+/g, ' ')
+      .trim()
+      .replace(/^[.\s]+/, ''),
+  ]
+    .slice(0, 255)
+    .join('')
+    .trim();
+  if (cleaned === '' || cleaned === '..') {
+    throw new ValidationError([
+      { in: 'body', path: 'filename', message: 'has no printable characters left' },
+    ]);
+  }
+  return cleaned;
+}
+
+/** The owner's key segment: the principal id when it is key-safe, otherwise a stable hash of it. */
+export const ownerSegment = (ownerId: string): string =>
+  /^[A-Za-z0-9._-]{1,128}$/.test(ownerId)
+    ? ownerId
+    : createHash('sha256').update(ownerId).digest('hex').slice(0, 40);
+
+/** Server-generated object key: `uploads/<owner>/<file id>`. */
+export const objectKey = (ownerId: string, fileId: string): string =>
+  `uploads/${ownerSegment(ownerId)}/${fileId}`;
+
+/** Declared size and type against the stage's limits; every failure is a 400 naming the field. */
+export function checkDeclared(size: number, contentType: string, where: FieldError['in'] = 'body'): void {
+  const errors: FieldError[] = [];
+  const max = maxUploadBytes();
+  if (size > max) errors.push({ in: where, path: 'size', message: `must be at most ${max} bytes` });
+  if (!allowedContentTypes().has(contentType)) {
+    errors.push({ in: where, path: 'contentType', message: 'is not a content type this stage accepts' });
+  }
+  if (errors.length > 0) throw new ValidationError(errors);
+}
+
+/** ETags compare without their quotes (clients and S3 differ on them). */
+export const sameEtag = (a: string, b: string): boolean => a.replace(/"/g, '') === b.replace(/"/g, '');
+
+/** `Content-Disposition` for a download: always an attachment, with an ASCII fallback and the UTF-8 name. */
+export function attachmentDisposition(filename: string): string {
+  const ascii = filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\;]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+}

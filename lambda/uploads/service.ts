@@ -1,0 +1,291 @@
+/** The upload lifecycle, shared by the REST routes and the Uppy signing route. */
+import { randomUUID } from 'node:crypto';
+import type { ApiFile } from '../../contract/api/files';
+import { partBytes, partCountFor, partSizeFor } from '../../contract/api/uploads';
+import { type FileRow, findFile, toApiFile, transitionFile } from '../files/repository';
+import { recordAudit } from '../shared/audit';
+import type { Principal } from '../shared/auth';
+import { transaction } from '../shared/db';
+import { BadRequestError, ConflictError, NotFoundError } from '../shared/errors';
+import { logger, metrics } from '../shared/powertools';
+import { checkDeclared, objectKey, sameEtag, sanitizeFilename } from './domain';
+import {
+  abortMultipart,
+  completeMultipart,
+  createMultipart,
+  deleteObject,
+  listAllParts,
+  type StoredPart,
+  storedObjectSize,
+} from './multipart';
+
+/** Incomplete multipart uploads are aborted by the bucket lifecycle after a day. */
+const UPLOAD_LIFETIME_MS = 24 * 3600 * 1000;
+
+export interface Caller {
+  readonly principal: Principal;
+  readonly requestId: string;
+  readonly sourceIp: string;
+}
+
+export interface Declared {
+  readonly filename: string;
+  readonly size: number;
+  readonly contentType: string;
+  readonly sha256?: string;
+}
+
+/**
+ * Validates the declaration, creates the S3 multipart upload (unless `multipart` is false: Uppy creates it
+ * itself) and writes the `files` row with an audit event. A failed write aborts the S3 upload.
+ */
+export async function startUpload(caller: Caller, declared: Declared, multipart = true) {
+  checkDeclared(declared.size, declared.contentType);
+  const filename = sanitizeFilename(declared.filename);
+  const id = randomUUID();
+  const key = objectKey(caller.principal.id, id);
+  const partSize = partSizeFor(declared.size);
+  const partCount = partCountFor(declared.size, partSize);
+  const uploadId = multipart ? await createMultipart(key, declared.contentType, id) : null;
+  try {
+    await transaction(async (tx) => {
+      await tx.query(
+        `INSERT INTO citadel.files (id, owner_id, object_key, filename, content_type, declared_size, sha256,
+                                    upload_id, part_size, part_count, state)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'uploading')`,
+        [
+          id,
+          caller.principal.id,
+          key,
+          filename,
+          declared.contentType,
+          declared.size,
+          declared.sha256 ?? null,
+          uploadId,
+          partSize,
+          partCount,
+        ],
+      );
+      await recordAudit(
+        {
+          principal: caller.principal,
+          action: 'upload.create',
+          target: `file:${id}`,
+          outcome: 'success',
+          requestId: caller.requestId,
+          sourceIp: caller.sourceIp,
+          details: { size: declared.size, contentType: declared.contentType, parts: partCount },
+        },
+        tx,
+      );
+    });
+  } catch (error) {
+    if (uploadId)
+      await abortMultipart(key, uploadId).catch((e: Error) =>
+        logger.error('abort after failed insert', { error: e }),
+      );
+    throw error;
+  }
+  metrics.addMetric('UploadsCreated', 'Count', 1);
+  return {
+    id,
+    uploadId: uploadId ?? '',
+    key,
+    partSize,
+    partCount,
+    expiresAt: new Date(Date.now() + UPLOAD_LIFETIME_MS).toISOString(),
+  };
+}
+
+/** The caller's own upload: others' and unknown ids are the same 404. */
+export async function ownedUpload(caller: Caller, id: string): Promise<FileRow> {
+  const row = await findFile(id);
+  if (!row || row.owner_id !== caller.principal.id) {
+    if (row) {
+      await recordAudit({
+        principal: caller.principal,
+        action: 'upload.access',
+        target: `file:${id}`,
+        outcome: 'denied',
+        requestId: caller.requestId,
+        sourceIp: caller.sourceIp,
+        details: { reason: 'not the owner' },
+      });
+    }
+    throw new NotFoundError('No such upload.');
+  }
+  return row;
+}
+
+/** The part list the declaration implies, checked against what S3 holds; returns what to complete with. */
+export function checkParts(
+  row: FileRow,
+  stored: readonly StoredPart[],
+  clientEtags?: ReadonlyArray<{ partNumber: number; etag: string }>,
+) {
+  const size = Number(row.declared_size);
+  const partSize = Number(row.part_size);
+  const partCount = row.part_count as number;
+  const byNumber = new Map(stored.map((p) => [p.partNumber, p]));
+  const missing: number[] = [];
+  for (let n = 1; n <= partCount; n++) if (!byNumber.has(n)) missing.push(n);
+  const extra = stored.filter((p) => p.partNumber > partCount).map((p) => p.partNumber);
+  const wrongSize = stored.filter(
+    (p) => p.partNumber <= partCount && p.size !== partBytes(p.partNumber, size, partSize),
+  );
+  for (const given of clientEtags ?? []) {
+    const held = byNumber.get(given.partNumber);
+    if (!held || !sameEtag(held.etag, given.etag)) {
+      throw new BadRequestError(
+        `Part ${given.partNumber}'s ETag does not match the part S3 holds; upload it again.`,
+      );
+    }
+  }
+  return { missing, extra, wrongSize, parts: stored.filter((p) => p.partNumber <= partCount) };
+}
+
+/**
+ * Completes an upload: every declared part present with its exact size (so the object has the declared
+ * size), then S3 assembles it and the file moves to `scanning`. Concurrent calls complete it once; a size
+ * that can no longer match fails the upload and removes its parts.
+ */
+export async function finishUpload(
+  caller: Caller,
+  row: FileRow,
+  clientEtags?: ReadonlyArray<{ partNumber: number; etag: string }>,
+): Promise<ApiFile> {
+  if (row.state !== 'uploading') {
+    if (['scanning', 'clean', 'infected', 'rejected', 'scan_failed'].includes(row.state))
+      return toApiFile(row);
+    throw new ConflictError(`This upload is ${row.state}; it cannot be completed.`);
+  }
+  const stored = await listAllParts(row.object_key, row.upload_id as string);
+  if (!stored) return adoptCompleted(caller, row);
+  const { missing, extra, wrongSize, parts } = checkParts(row, stored, clientEtags);
+  if (extra.length > 0 || wrongSize.length > 0) {
+    await abortMultipart(row.object_key, row.upload_id as string);
+    await transaction(async (tx) => {
+      await transitionFile(tx, row.id, ['uploading'], 'failed', {
+        failure_reason: 'parts do not add up to the declared size',
+      });
+      await recordAudit(
+        {
+          ...auditOf(caller, row.id, 'upload.complete'),
+          outcome: 'failure',
+          details: { extra, wrongSize: wrongSize.map((p) => p.partNumber) },
+        },
+        tx,
+      );
+    });
+    metrics.addMetric('UploadsFailed', 'Count', 1);
+    throw new BadRequestError(
+      'The uploaded parts do not add up to the declared size; the upload was discarded.',
+    );
+  }
+  if (missing.length > 0) {
+    throw new ConflictError(
+      `Parts missing: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''}. Upload them, then complete.`,
+    );
+  }
+  try {
+    await completeMultipart(row.object_key, row.upload_id as string, parts);
+  } catch (error) {
+    // A concurrent call completed it first: S3 no longer knows the upload id.
+    if ((error as { name?: string }).name === 'NoSuchUpload') return adoptCompleted(caller, row);
+    throw error;
+  }
+  const done = await transaction(async (tx) => {
+    const moved = await transitionFile(tx, row.id, ['uploading'], 'scanning', { completed_at: new Date() });
+    if (moved) {
+      await recordAudit(
+        {
+          ...auditOf(caller, row.id, 'upload.complete'),
+          outcome: 'success',
+          details: { parts: parts.length },
+        },
+        tx,
+      );
+    }
+    return moved;
+  });
+  if (!done) return settleLostRace(row.id);
+  metrics.addMetric('UploadsCompleted', 'Count', 1);
+  metrics.addMetric('BytesUploaded', 'Bytes', Number(row.declared_size));
+  return toApiFile(done);
+}
+
+/**
+ * S3 no longer knows the upload id. Either a concurrent call (or an earlier attempt that died before its
+ * database write) completed it, and the object is there with the declared size: move the file on to
+ * `scanning` here; or it was aborted, and the row says so once the abort lands.
+ */
+async function adoptCompleted(caller: Caller, row: FileRow): Promise<ApiFile> {
+  const size = await storedObjectSize(row.object_key);
+  if (size === undefined) return settleLostRace(row.id);
+  if (size !== Number(row.declared_size)) {
+    // Cannot happen through this API (parts are checked before S3 assembles them); refuse it all the same.
+    await deleteObject(row.object_key);
+    await transaction(async (tx) => {
+      await transitionFile(tx, row.id, ['uploading'], 'failed', {
+        failure_reason: 'object size differs from the declared size',
+      });
+      await recordAudit(
+        { ...auditOf(caller, row.id, 'upload.complete'), outcome: 'failure', details: { size } },
+        tx,
+      );
+    });
+    throw new BadRequestError('The stored object does not have the declared size; the upload was discarded.');
+  }
+  const moved = await transaction(async (tx) => {
+    const done = await transitionFile(tx, row.id, ['uploading'], 'scanning', { completed_at: new Date() });
+    if (done)
+      await recordAudit(
+        { ...auditOf(caller, row.id, 'upload.complete'), outcome: 'success', details: { adopted: true } },
+        tx,
+      );
+    return done;
+  });
+  if (!moved) return settleLostRace(row.id);
+  metrics.addMetric('UploadsCompleted', 'Count', 1);
+  metrics.addMetric('BytesUploaded', 'Bytes', size);
+  return toApiFile(moved);
+}
+
+/** The other caller (or the object-created event) finished the completion: answer with its result. */
+async function settleLostRace(id: string): Promise<ApiFile> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const row = await findFile(id);
+    if (row && row.state !== 'uploading') {
+      if (row.state === 'aborted' || row.state === 'failed')
+        throw new ConflictError(`This upload is ${row.state}.`);
+      return toApiFile(row);
+    }
+    await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
+  }
+  throw new ConflictError('The upload is being completed by another request; fetch it again shortly.');
+}
+
+export const auditOf = (caller: Caller, fileId: string, action: string) => ({
+  principal: caller.principal,
+  action,
+  target: `file:${fileId}`,
+  requestId: caller.requestId,
+  sourceIp: caller.sourceIp,
+});
+
+/** Aborts an upload still in progress; aborting an aborted one is a no-op. */
+export async function cancelUpload(caller: Caller, row: FileRow): Promise<void> {
+  if (row.state === 'aborted') return;
+  if (row.state !== 'uploading')
+    throw new ConflictError(`This upload is ${row.state}; only uploads in progress can be aborted.`);
+  if (row.upload_id) await abortMultipart(row.object_key, row.upload_id);
+  // A completion that won the race left an object behind: that upload is finished, not abortable.
+  if ((await storedObjectSize(row.object_key)) !== undefined) {
+    throw new ConflictError('This upload has already been completed; delete the file instead.');
+  }
+  await transaction(async (tx) => {
+    const moved = await transitionFile(tx, row.id, ['uploading'], 'aborted');
+    if (moved) await recordAudit({ ...auditOf(caller, row.id, 'upload.abort'), outcome: 'success' }, tx);
+  });
+  metrics.addMetric('UploadsFailed', 'Count', 1);
+}
