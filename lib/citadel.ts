@@ -4,11 +4,13 @@ import { ApiStack } from './stacks/api-stack';
 import { DataStack } from './stacks/data-stack';
 import { IdentityStack } from './stacks/identity-stack';
 import { NetworkStack } from './stacks/network-stack';
+import { StorageStack } from './stacks/storage-stack';
 
 export interface CitadelStacks {
   readonly network: NetworkStack;
   readonly data: DataStack;
   readonly identity: IdentityStack;
+  readonly storage: StorageStack;
   readonly api: ApiStack;
 }
 
@@ -22,6 +24,7 @@ export function createCitadel(app: App, config: StageConfig, options: CitadelOpt
   const network = new NetworkStack(app, { config });
   const data = new DataStack(app, { config, network });
   const identity = new IdentityStack(app, { config, network });
-  const api = new ApiStack(app, { config, network, data, identity, version: options.version });
-  return { network, data, identity, api };
+  const storage = new StorageStack(app, { config, network });
+  const api = new ApiStack(app, { config, network, data, identity, storage, version: options.version });
+  return { network, data, identity, storage, api };
 }

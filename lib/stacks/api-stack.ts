@@ -22,12 +22,14 @@ import { RegionalWebAcl } from '../constructs/regional-web-acl';
 import type { DataStack } from './data-stack';
 import type { IdentityStack } from './identity-stack';
 import type { NetworkStack } from './network-stack';
+import type { StorageStack } from './storage-stack';
 
 export interface ApiStackProps {
   readonly config: StageConfig;
   readonly network: NetworkStack;
   readonly data: DataStack;
   readonly identity: IdentityStack;
+  readonly storage: StorageStack;
   /** Version string reported by `/v1/health`. @default '0.0.0' */
   readonly version?: string;
 }
@@ -51,6 +53,8 @@ export class ApiStack extends CitadelStack {
   /** Route handlers by operationId. */
   readonly functions: ReadonlyMap<string, CitadelFunction>;
   readonly apiKeyControl: CitadelFunction;
+  /** Receives GuardDuty's scan results and gives every upload its verdict. */
+  readonly scanPipeline: CitadelFunction;
   private readonly props: ApiStackProps;
 
   constructor(scope: Construct, props: ApiStackProps) {
@@ -172,6 +176,7 @@ export class ApiStack extends CitadelStack {
     this.machineWebAcl.associate('MachineStageAssociation', this.machineApi.deploymentStage.stageArn);
 
     this.addKeyExpiryJob();
+    this.scanPipeline = this.addScanPipeline();
   }
 
   private vpcFunction(
@@ -215,6 +220,17 @@ export class ApiStack extends CitadelStack {
           identity.grantMfaReset(fn);
           fn.addEnvironment('CITADEL_USER_POOL_ID', identity.userPool.userPoolId);
           break;
+        case 'uploads': {
+          const { uploads } = this.props.storage;
+          uploads.grantMultipartUpload(fn);
+          uploads.grantPresignedDownload(fn);
+          uploads.grantDelete(fn);
+          fn.addEnvironment('CITADEL_UPLOADS_BUCKET', uploads.bucket.bucketName);
+          fn.addEnvironment('CITADEL_UPLOADS_KEY_ARN', uploads.key.keyArn);
+          fn.addEnvironment('CITADEL_MAX_UPLOAD_BYTES', String(config.uploads.maxUploadBytes));
+          fn.addEnvironment('CITADEL_ALLOWED_TYPES', config.uploads.allowedContentTypes.join(','));
+          break;
+        }
         case 'api-keys': {
           this.apiKeyControl.grantInvoke(fn);
           const control = this.getLogicalId(this.apiKeyControl.node.defaultChild as lambda.CfnFunction);
@@ -317,5 +333,51 @@ export class ApiStack extends CitadelStack {
       schedule: events.Schedule.rate(Duration.minutes(15)),
       targets: [new targets.LambdaFunction(fn, { deadLetterQueue: deadLetters, retryAttempts: 2 })],
     });
+  }
+
+  /**
+   * GuardDuty's `Object Scan Result` events for the upload prefix → the scan Lambda (type check, verdict,
+   * quarantine). It runs as the storage stack's scan role, the one principal the bucket policy lets read
+   * unscanned objects; imported mutable, so its log and database grants are written here without a cycle.
+   */
+  private addScanPipeline(): CitadelFunction {
+    const { data, storage } = this.props;
+    const { uploads } = storage;
+    const deadLetters = new sqs.Queue(this, 'ScanDeadLetters', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: data.key,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    acknowledge(
+      deadLetters,
+      ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'],
+      'This queue is itself the dead-letter queue of the scan pipeline; it has no further DLQ.',
+    );
+    const role = iam.Role.fromRoleArn(this, 'ScanRole', uploads.scanRole.roleArn, { mutable: true });
+    const fn = this.vpcFunction('ScanPipeline', {
+      entry: 'lambda/scan/handler.ts',
+      serviceName: uploads.scanServiceName,
+      description:
+        'Scan verdicts: GuardDuty result + real-type check; quarantines infected and mistyped uploads',
+      role,
+      memorySize: 1024,
+      // Hashing a 5 GiB object when a SHA-256 was declared takes about a minute at Lambda's S3 throughput.
+      timeout: Duration.minutes(5),
+      invocation: 'async',
+      deadLetterQueue: deadLetters,
+      environment: {
+        CITADEL_UPLOADS_BUCKET: uploads.bucket.bucketName,
+        CITADEL_QUARANTINE_BUCKET: uploads.quarantineBucket.bucketName,
+        CITADEL_QUARANTINE_KEY_ARN: uploads.quarantineKey.keyArn,
+      },
+    });
+    this.grantNeeds({ needs: ['database'] }, fn);
+    new events.Rule(this, 'ScanResults', {
+      description: 'GuardDuty Malware Protection scan results for Citadel uploads',
+      eventPattern: uploads.scanResultEventPattern(),
+      targets: [new targets.LambdaFunction(fn, { deadLetterQueue: deadLetters, retryAttempts: 8 })],
+    });
+    return fn;
   }
 }
