@@ -1,7 +1,7 @@
 /**
  * A local S3-protocol server for tests, `npm run dev` and benchmarks: path-style addressing, real SigV4
  * verification (headers, presigned URLs, aws-chunked signatures), payload and checksum verification, multipart
- * uploads (including ListParts and Abort) stored without copying part data, and streaming everywhere.
+ * uploads (including UploadPartCopy, ListParts and Abort) stored without copying part data, and streaming everywhere.
  *
  * @example
  * const s3 = await startS3Server({ buckets: ['uploads'] });

@@ -1,9 +1,11 @@
 /**
  * Request/response I/O used by the operation handlers: receiving a verified body into a temporary file or into
- * memory (small XML documents), and streaming a byte range of an object from its data segments.
+ * memory (small XML documents), and streaming a byte range of an object from its data segments to the response
+ * or (UploadPartCopy) into a temporary file.
  */
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { MAX_PUT_SIZE } from './attributes';
 import { bodySpec, MemorySink, type ReceivedBody, receiveBody } from './body';
@@ -55,6 +57,28 @@ export async function receiveText(ctx: RequestContext, limit: number): Promise<s
   return sink.text();
 }
 
+/** Read streams covering bytes `start..end` (inclusive) of an object, one per segment touched, opened lazily. */
+function* rangeStreams(
+  services: Services,
+  bucket: string,
+  record: ObjectRecord,
+  start: number,
+  end: number,
+): Generator<ReadStream> {
+  let offset = 0;
+  for (const segment of record.segments) {
+    const segmentStart = offset;
+    offset += segment.size;
+    if (segment.size === 0 || offset - 1 < start) continue;
+    if (segmentStart > end) break;
+    yield createReadStream(services.store.segmentPath(bucket, segment), {
+      start: Math.max(start, segmentStart) - segmentStart,
+      end: Math.min(end, offset - 1) - segmentStart,
+      highWaterMark: READ_CHUNK,
+    });
+  }
+}
+
 /**
  * Streams bytes `start..end` (inclusive) of an object to the response, segment by segment, keeping the data
  * pinned against concurrent overwrite/delete until done.
@@ -69,22 +93,56 @@ export async function streamObject(
 ): Promise<void> {
   const release = services.store.acquire(bucket, record);
   try {
-    let offset = 0;
-    for (const segment of record.segments) {
-      const segmentStart = offset;
-      offset += segment.size;
-      if (segment.size === 0 || offset - 1 < start) continue;
-      if (segmentStart > end) break;
-      const from = Math.max(start, segmentStart) - segmentStart;
-      const to = Math.min(end, offset - 1) - segmentStart;
-      const source = createReadStream(services.store.segmentPath(bucket, segment), {
-        start: from,
-        end: to,
-        highWaterMark: READ_CHUNK,
-      });
+    for (const source of rangeStreams(services, bucket, record, start, end)) {
       await pipeline(source, ctx.res, { end: false });
     }
     ctx.res.end();
+  } finally {
+    release();
+  }
+}
+
+/** Bytes of an object copied into a temporary file, which the caller must commit or discard. */
+export interface CopiedFile {
+  readonly path: string;
+  readonly size: number;
+  readonly md5Hex: string;
+}
+
+/**
+ * Copies bytes `start..end` (inclusive) of an object into a temporary file, hashing them on the way (UploadPartCopy).
+ * The data is streamed, never held in memory, and stays pinned against concurrent overwrite/delete until copied.
+ * Nothing is left on disk when it throws.
+ */
+export async function copyToFile(
+  services: Services,
+  bucket: string,
+  record: ObjectRecord,
+  start: number,
+  end: number,
+): Promise<CopiedFile> {
+  const release = services.store.acquire(bucket, record);
+  const path = services.store.tempPath();
+  const md5 = createHash('md5');
+  let size = 0;
+  async function* hashed(): AsyncGenerator<Buffer> {
+    for (const source of rangeStreams(services, bucket, record, start, end)) {
+      for await (const chunk of source as AsyncIterable<Buffer>) {
+        md5.update(chunk);
+        size += chunk.length;
+        yield chunk;
+      }
+    }
+  }
+  const sink = createWriteStream(path, { flags: 'wx', highWaterMark: WRITE_CHUNK });
+  try {
+    await pipeline(hashed, sink);
+    if (size !== Math.max(0, end - start + 1)) throw new Error(`copied ${size} bytes of ${end - start + 1}`);
+    return { path, size, md5Hex: md5.digest('hex') };
+  } catch (error) {
+    if (!sink.closed) await once(sink, 'close').catch(() => undefined);
+    await services.store.discard(path);
+    throw error;
   } finally {
     release();
   }

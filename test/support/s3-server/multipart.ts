@@ -1,14 +1,22 @@
 /**
- * Multipart upload operations: CreateMultipartUpload, UploadPart, ListParts, CompleteMultipartUpload,
- * AbortMultipartUpload and ListMultipartUploads, with S3's validation rules at completion (ascending part order,
- * known parts with matching ETags, every part but the last at least 5 MiB).
+ * Multipart upload operations: CreateMultipartUpload, UploadPart, UploadPartCopy, ListParts,
+ * CompleteMultipartUpload, AbortMultipartUpload and ListMultipartUploads, with S3's validation rules at completion
+ * (ascending part order, known parts with matching ETags, every part but the last at least 5 MiB).
  */
 import { createHash } from 'node:crypto';
-import { emitCreated, encryptionHeaders, OWNER, requestAttributes, validateKey } from './attributes';
+import {
+  emitCreated,
+  encryptionHeaders,
+  MAX_PUT_SIZE,
+  OWNER,
+  requestAttributes,
+  validateKey,
+} from './attributes';
 import { checksumElement, checksumHeader } from './checksums';
 import type { RequestContext, Services } from './context';
 import { errors, S3Error } from './errors';
-import { receiveText, receiveToFile } from './io';
+import { copyToFile, receiveText, receiveToFile } from './io';
+import { resolveCopySource } from './objects';
 import { uriEncode } from './sigv4';
 import { type CompletionPlan, compareKeys, type PartRecord, type UploadRecord } from './store';
 import { type CompletedPartInput, parseCompleteMultipartUpload, xmlDocument } from './xml';
@@ -51,8 +59,7 @@ export async function createMultipartUpload(ctx: RequestContext, services: Servi
   );
 }
 
-/** PUT /bucket/key?partNumber=N&uploadId=ID */
-export async function uploadPart(ctx: RequestContext, services: Services): Promise<void> {
+function partNumberParam(ctx: RequestContext): number {
   const raw = ctx.param('partNumber') ?? '';
   const partNumber = /^\d{1,5}$/.test(raw) ? Number(raw) : 0;
   if (partNumber < 1 || partNumber > MAX_PART_NUMBER) {
@@ -62,6 +69,12 @@ export async function uploadPart(ctx: RequestContext, services: Services): Promi
       raw,
     );
   }
+  return partNumber;
+}
+
+/** PUT /bucket/key?partNumber=N&uploadId=ID */
+export async function uploadPart(ctx: RequestContext, services: Services): Promise<void> {
+  const partNumber = partNumberParam(ctx);
   const upload = requireUpload(ctx, services);
   const body = await receiveToFile(ctx, services);
   const part = await services.store.putPart(upload, partNumber, body.path, {
@@ -74,6 +87,85 @@ export async function uploadPart(ctx: RequestContext, services: Services): Promi
     ...encryptionHeaders(upload.attributes),
     ...(part.checksum ? { [checksumHeader(part.checksum.algorithm)]: part.checksum.value } : {}),
   });
+}
+
+const COPY_RANGE_HEADER = 'x-amz-copy-source-range';
+
+/** An inclusive byte range of a copy source. */
+export interface CopyRange {
+  readonly first: number;
+  readonly last: number;
+}
+
+/**
+ * Parses `x-amz-copy-source-range`. Unlike GET's `Range`, only the exact form `bytes=first-last` (inclusive,
+ * first ≤ last) is accepted; anything else is InvalidArgument, as in S3. The range is checked against the source's
+ * size separately ({@link copyRangeWithin}).
+ */
+export function parseCopyRange(header: string | undefined): CopyRange | undefined {
+  if (header === undefined) return undefined;
+  const m = /^bytes=(\d+)-(\d+)$/.exec(header);
+  const range = m ? { first: Number(m[1]), last: Number(m[2]) } : undefined;
+  if (!range || range.first > range.last) {
+    throw errors.invalidArgument(
+      'The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy',
+      COPY_RANGE_HEADER,
+      header,
+    );
+  }
+  return range;
+}
+
+/**
+ * The bytes of a copy source that UploadPartCopy copies: the requested range, which must lie within the source
+ * (S3 answers InvalidArgument otherwise), or the whole source, which may then be at most 5 GiB.
+ */
+export function copyRangeWithin(range: CopyRange | undefined, sourceSize: number, header = ''): CopyRange {
+  if (range === undefined) {
+    if (sourceSize > MAX_PUT_SIZE) {
+      throw errors.invalidRequest(
+        `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PUT_SIZE}`,
+      );
+    }
+    return { first: 0, last: sourceSize - 1 };
+  }
+  if (range.last >= sourceSize) {
+    throw errors.invalidArgument(
+      `Range specified is not valid for source object of size: ${sourceSize}`,
+      COPY_RANGE_HEADER,
+      header,
+    );
+  }
+  if (range.last - range.first + 1 > MAX_PUT_SIZE) {
+    throw errors.invalidRequest(
+      `The specified copy range is larger than the maximum allowable size for a part: ${MAX_PUT_SIZE}`,
+    );
+  }
+  return range;
+}
+
+/**
+ * PUT /bucket/key?partNumber=N&uploadId=ID with `x-amz-copy-source` (UploadPartCopy). The source bytes are streamed
+ * into a temporary file and stored like an uploaded part, so the part's ETag is their MD5 and completion treats it
+ * like any other part. `?versionId=` in the copy source is ignored (see {@link resolveCopySource}).
+ */
+export async function uploadPartCopy(ctx: RequestContext, services: Services): Promise<void> {
+  const partNumber = partNumberParam(ctx);
+  const rangeHeader = ctx.header(COPY_RANGE_HEADER);
+  const requested = parseCopyRange(rangeHeader);
+  const upload = requireUpload(ctx, services);
+  const source = resolveCopySource(ctx, services);
+  const { first, last } = copyRangeWithin(requested, source.record.size, rangeHeader);
+  const copied = await copyToFile(services, source.bucket, source.record, first, last);
+  const part = await services.store.putPart(upload, partNumber, copied.path, {
+    size: copied.size,
+    etag: `"${copied.md5Hex}"`,
+  });
+  ctx.sendXml(
+    200,
+    xmlDocument('CopyPartResult', { ETag: part.etag, LastModified: new Date(part.lastModified) }),
+    encryptionHeaders(upload.attributes),
+  );
 }
 
 function partElement(part: PartRecord) {

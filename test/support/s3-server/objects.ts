@@ -238,6 +238,10 @@ export async function deleteObjects(ctx: RequestContext, services: Services): Pr
   );
 }
 
+/**
+ * Parses `x-amz-copy-source`: `[/]bucket/key`, URL-encoded, with an optional `?versionId=…`. The version id is
+ * ignored: this server keeps one version per key and ignores `versionId` everywhere (GetObject, DeleteObject).
+ */
 function parseCopySource(raw: string): { bucket: string; key: string } {
   const query = raw.indexOf('?');
   const decoded = decodeComponent(query < 0 ? raw : raw.slice(0, query)).replace(/^\//, '');
@@ -259,6 +263,24 @@ function directive(ctx: RequestContext, header: string): 'COPY' | 'REPLACE' {
   return value;
 }
 
+/** The object named by `x-amz-copy-source`, after its `x-amz-copy-source-if-*` conditions have passed. */
+export interface CopySource {
+  readonly bucket: string;
+  readonly record: ObjectRecord;
+}
+
+/**
+ * Resolves `x-amz-copy-source` (CopyObject, UploadPartCopy): NoSuchBucket/NoSuchKey when it does not exist,
+ * PreconditionFailed when an `x-amz-copy-source-if-*` condition does not hold.
+ */
+export function resolveCopySource(ctx: RequestContext, services: Services): CopySource {
+  const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
+  if (!services.store.hasBucket(source.bucket)) throw errors.noSuchBucket(source.bucket);
+  const record = requireObject(services, source.bucket, source.key);
+  checkConditions(ctx, record, 'x-amz-copy-source-');
+  return { bucket: source.bucket, record };
+}
+
 /**
  * PUT /bucket/key with `x-amz-copy-source`. Metadata and tagging directives follow S3 (COPY by default). Without
  * encryption headers the copy keeps the source's encryption settings (this server has no bucket defaults).
@@ -267,10 +289,8 @@ export async function copyObject(ctx: RequestContext, services: Services): Promi
   const { bucket, key } = target(ctx);
   validateKey(key);
   if (!services.store.hasBucket(bucket)) throw errors.noSuchBucket(bucket);
-  const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
-  if (!services.store.hasBucket(source.bucket)) throw errors.noSuchBucket(source.bucket);
-  const record = requireObject(services, source.bucket, source.key);
-  checkConditions(ctx, record, 'x-amz-copy-source-');
+  const source = resolveCopySource(ctx, services);
+  const { record } = source;
   if (record.size > MAX_PUT_SIZE) {
     throw errors.invalidRequest(
       `The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PUT_SIZE}`,
@@ -279,7 +299,7 @@ export async function copyObject(ctx: RequestContext, services: Services): Promi
   const metadataDirective = directive(ctx, 'x-amz-metadata-directive');
   const taggingDirective = directive(ctx, 'x-amz-tagging-directive');
   const encryption = encryptionAttributes(ctx);
-  const sameObject = source.bucket === bucket && source.key === key;
+  const sameObject = source.bucket === bucket && record.key === key;
   if (sameObject && metadataDirective === 'COPY' && encryption.serverSideEncryption === undefined) {
     throw errors.invalidRequest(
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
@@ -303,7 +323,7 @@ export async function copyObject(ctx: RequestContext, services: Services): Promi
     sseKmsKeyId: encryption.serverSideEncryption !== undefined ? encryption.sseKmsKeyId : record.sseKmsKeyId,
     tags: taggingDirective === 'REPLACE' ? parseTaggingHeader(ctx.header('x-amz-tagging')) : record.tags,
   };
-  const copied = await services.store.copyObject({ bucket: source.bucket, record }, bucket, key, attributes);
+  const copied = await services.store.copyObject(source, bucket, key, attributes);
   emitCreated(services, bucket, copied);
   ctx.sendXml(
     200,

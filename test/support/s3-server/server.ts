@@ -94,7 +94,7 @@ function route(ctx: RequestContext): Operation {
             'UploadPart requires both the partNumber and uploadId query parameters.',
           );
         }
-        if (ctx.header('x-amz-copy-source') !== undefined) throw errors.notImplemented('UploadPartCopy');
+        if (ctx.header('x-amz-copy-source') !== undefined) return multipart.uploadPartCopy;
         return multipart.uploadPart;
       }
       if (ctx.has('tagging')) return objects.putObjectTagging;
