@@ -8,12 +8,23 @@ export const TIERS = ['basic', 'standard', 'premium'] as const;
 /** Scopes a machine client may hold: never `admin`. */
 export const MACHINE_SCOPES = ['files.read', 'files.write'] as const;
 
+/** Prefix of a machine client's Cognito app client name: `citadel-<name>`. */
+export const COGNITO_CLIENT_NAME_PREFIX = 'citadel-';
+
+/**
+ * A machine client's name: exactly what can be sent to Cognito after the prefix. Cognito takes a ClientName of
+ * 1–128 characters of `[\w\s+=,.@-]` (ASCII word characters); names keep to the printable part of that class
+ * that also reads well in the audit trail and the key's name.
+ */
 const name = z
   .string()
   .trim()
   .min(1)
-  .max(128)
-  .regex(/^[\p{L}\p{N} ._@()-]+$/u, 'letters, digits, spaces and . _ @ ( ) - only');
+  .max(
+    128 - COGNITO_CLIENT_NAME_PREFIX.length,
+    `at most ${128 - COGNITO_CLIENT_NAME_PREFIX.length} characters`,
+  )
+  .regex(/^[A-Za-z0-9 ._@-]+$/, 'ASCII letters, digits, spaces and . _ @ - only');
 
 export const apiClientCreateBody = z.strictObject({
   name,
@@ -81,15 +92,32 @@ export const auditEventSchema = z.strictObject({
   details: z.record(z.string(), z.unknown()),
 });
 
+/**
+ * A `from`/`to` bound PostgreSQL reads as a timestamptz: years 0001–9999 (there is no year 0) and UTC offsets
+ * within ±15:59 (PostgreSQL refuses larger displacements).
+ */
+const auditBound = z.iso
+  .datetime({ offset: true })
+  .refine((v) => !v.startsWith('0000'), 'the year must be 0001 or later')
+  .refine((v) => {
+    const offset = /([+-])(\d{2}):(\d{2})$/.exec(v);
+    return !offset || Number(offset[2]) <= 15;
+  }, 'the UTC offset must be within ±15:59');
+
 export const auditQuery = z
   .strictObject({
-    actor: z.string().min(1).max(256).optional(),
+    actor: z
+      .string()
+      .min(1)
+      .max(256)
+      .regex(/^\P{Cc}+$/u, 'must not contain control characters')
+      .optional(),
     action: z
       .string()
       .regex(/^[a-z][a-z0-9_.]{1,63}$/, 'an action like file.download')
       .optional(),
-    from: z.iso.datetime({ offset: true }).optional(),
-    to: z.iso.datetime({ offset: true }).optional(),
+    from: auditBound.optional(),
+    to: auditBound.optional(),
     cursor: cursorSchema.optional(),
     limit: limitSchema,
   })

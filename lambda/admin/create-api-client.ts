@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createApiClient } from '../../contract/api/admin';
+import { COGNITO_CLIENT_NAME_PREFIX, createApiClient } from '../../contract/api/admin';
 import { recordAudit } from '../shared/audit';
 import { transaction } from '../shared/db';
 import { defineHandler } from '../shared/handler';
@@ -18,7 +18,7 @@ export const handler = defineHandler(createApiClient, async ({ body, principal, 
   const audit = { principal, action: 'api_client.create', target: `api_client:${id}`, requestId, sourceIp };
   const undo: Array<() => Promise<void>> = [];
   try {
-    const client = await clients.create(`citadel-${body.name}`, body.scopes);
+    const client = await clients.create(`${COGNITO_CLIENT_NAME_PREFIX}${body.name}`, body.scopes);
     undo.push(() => clients.delete(client.clientId));
     const key = await keys.create(body.name, body.tier);
     undo.push(() => keys.disable(key.keyId));

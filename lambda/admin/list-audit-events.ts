@@ -1,7 +1,7 @@
 import { listAuditEvents } from '../../contract/api/admin';
 import { query } from '../shared/db';
 import { defineHandler } from '../shared/handler';
-import { decodeCursor, pageOf } from '../shared/pagination';
+import { decodeCursor, pageOf, positionAtSql } from '../shared/pagination';
 
 interface AuditRow {
   id: string;
@@ -14,11 +14,12 @@ interface AuditRow {
   request_id: string | null;
   source_ip: string | null;
   details: Record<string, unknown>;
+  position_at: string;
 }
 
 /** `GET /v1/admin/audit`: newest first, filtered by actor, action and time range, keyset-paginated. */
 export const handler = defineHandler(listAuditEvents, async ({ query: q }) => {
-  const after = decodeCursor(q.cursor);
+  const after = decodeCursor(q.cursor, 'bigint');
   const where: string[] = [];
   const values: unknown[] = [];
   const add = (clause: string, value: unknown) => {
@@ -31,31 +32,27 @@ export const handler = defineHandler(listAuditEvents, async ({ query: q }) => {
   if (q.to) add('occurred_at <= ?::timestamptz', q.to);
   if (after) {
     values.push(after.at, after.id);
-    where.push(`(occurred_at, id) < ($${values.length - 1}, $${values.length}::bigint)`);
+    where.push(`(occurred_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::bigint)`);
   }
   values.push(q.limit + 1);
   const rows = await query<AuditRow>(
-    `SELECT id::text, occurred_at, actor_id, actor_kind, action, target, outcome, request_id, host(source_ip) AS source_ip, details
+    `SELECT id::text, occurred_at, actor_id, actor_kind, action, target, outcome, request_id, host(source_ip) AS source_ip, details,
+            ${positionAtSql('occurred_at')} AS position_at
        FROM citadel.audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY occurred_at DESC, id DESC LIMIT $${values.length}`,
     values,
     { idempotent: true },
   );
-  return pageOf(
-    rows,
-    q.limit,
-    (r) => ({ at: r.occurred_at, id: r.id }),
-    (r) => ({
-      id: r.id,
-      occurredAt: r.occurred_at.toISOString(),
-      actorId: r.actor_id,
-      actorKind: r.actor_kind,
-      action: r.action,
-      target: r.target,
-      outcome: r.outcome,
-      requestId: r.request_id,
-      sourceIp: r.source_ip,
-      details: r.details,
-    }),
-  );
+  return pageOf(rows, q.limit, (r) => ({
+    id: r.id,
+    occurredAt: r.occurred_at.toISOString(),
+    actorId: r.actor_id,
+    actorKind: r.actor_kind,
+    action: r.action,
+    target: r.target,
+    outcome: r.outcome,
+    requestId: r.request_id,
+    sourceIp: r.source_ip,
+    details: r.details,
+  }));
 });

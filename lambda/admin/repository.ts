@@ -1,6 +1,6 @@
 import type { ApiClient } from '../../contract/api/admin';
 import { type Queryable, query } from '../shared/db';
-import type { Position } from '../shared/pagination';
+import { type Position, type Positioned, positionAtSql } from '../shared/pagination';
 
 /** A `citadel.api_clients` row as stored. */
 export interface ApiClientRow {
@@ -36,8 +36,6 @@ export const toApiClient = (row: ApiClientRow): ApiClient => ({
   revokedAt: iso(row.revoked_at),
 });
 
-export const clientPosition = (row: ApiClientRow): Position => ({ at: row.created_at, id: row.id });
-
 export async function findApiClient(id: string, tx?: Queryable): Promise<ApiClientRow | undefined> {
   const sql = 'SELECT * FROM citadel.api_clients WHERE id = $1';
   const rows = tx
@@ -46,20 +44,22 @@ export async function findApiClient(id: string, tx?: Queryable): Promise<ApiClie
   return rows[0];
 }
 
-/** One page, newest first, keyset-paginated on (created_at, id). */
-export async function listApiClientRows(limit: number, after?: Position): Promise<ApiClientRow[]> {
+/** One page, newest first, keyset-paginated on (created_at, id): `after` compares exactly (microseconds). */
+export async function listApiClientRows(
+  limit: number,
+  after?: Position,
+): Promise<Array<ApiClientRow & Positioned>> {
+  const columns = `*, ${positionAtSql('created_at')} AS position_at`;
   return after
-    ? query<ApiClientRow>(
-        `SELECT * FROM citadel.api_clients WHERE (created_at, id) < ($1, $2::uuid)
+    ? query<ApiClientRow & Positioned>(
+        `SELECT ${columns} FROM citadel.api_clients WHERE (created_at, id) < ($1::timestamptz, $2::uuid)
          ORDER BY created_at DESC, id DESC LIMIT $3`,
         [after.at, after.id, limit + 1],
         { idempotent: true },
       )
-    : query<ApiClientRow>(
-        'SELECT * FROM citadel.api_clients ORDER BY created_at DESC, id DESC LIMIT $1',
+    : query<ApiClientRow & Positioned>(
+        `SELECT ${columns} FROM citadel.api_clients ORDER BY created_at DESC, id DESC LIMIT $1`,
         [limit + 1],
-        {
-          idempotent: true,
-        },
+        { idempotent: true },
       );
 }

@@ -13,15 +13,20 @@ const overlapHours = (): number => Number(process.env.CITADEL_KEY_OVERLAP_HOURS 
 /**
  * `POST /v1/admin/api-clients/{id}/rotate`: issues a new key; the current one becomes the previous key and
  * works until the overlap window closes (the expiry job then disables it). A key still overlapping from an
- * earlier rotation is disabled now: at most two keys are ever valid.
+ * earlier rotation is disabled first, before anything else changes: at most two keys are ever valid, and a
+ * failure at any step leaves only keys the row names enabled.
  */
 export const handler = defineHandler(rotateApiKey, async ({ params, principal, requestId, sourceIp }) => {
   const { keys } = await adminAdapters();
   const current = await findApiClient(params.id);
   if (current?.state !== 'active') throw new NotFoundError('No such active API client.');
+  // The superseded key goes first: if this fails, nothing was created or written. Were it disabled
+  // after the commit instead, a failure would leave it enabled with no row left pointing to it.
+  if (current.previous_api_key_id) await keys.disable(current.previous_api_key_id);
   const fresh = await keys.create(current.name, current.tier);
+  let row: ApiClientRow;
   try {
-    const row = await transaction(async (tx) => {
+    row = await transaction(async (tx) => {
       const { rows } = await tx.query<ApiClientRow>(
         `UPDATE citadel.api_clients
             SET previous_api_key_id = api_key_id,
@@ -48,17 +53,20 @@ export const handler = defineHandler(rotateApiKey, async ({ params, principal, r
       );
       return updated;
     });
-    // Only now is the older overlapping key (if any) out of the row: disable it.
-    if (current.previous_api_key_id) await keys.disable(current.previous_api_key_id);
-    return {
-      client: toApiClient(row),
-      apiKey: fresh.value,
-      previousKeyExpiresAt: (row.previous_key_expires_at as Date).toISOString(),
-    };
   } catch (error) {
-    await keys
-      .disable(fresh.keyId)
-      .catch((e: Error) => logger.error('could not disable an unused key', { error: e }));
+    // Nothing was committed: the fresh key is named by no row, so it must not stay enabled.
+    await keys.disable(fresh.keyId).catch((e: Error) =>
+      logger.error('could not disable an unused API key; disable it by hand', {
+        clientId: current.id,
+        keyId: fresh.keyId,
+        error: e,
+      }),
+    );
     throw error;
   }
+  return {
+    client: toApiClient(row),
+    apiKey: fresh.value,
+    previousKeyExpiresAt: (row.previous_key_expires_at as Date).toISOString(),
+  };
 });
