@@ -2,6 +2,7 @@ import * as admin from './api/admin';
 import * as files from './api/files';
 import * as health from './api/health';
 import * as me from './api/me';
+import * as uploads from './api/uploads';
 import type { RouteDefinition } from './route';
 
 export { type HealthResponse, healthResponse } from './api/health';
@@ -15,6 +16,15 @@ export const routes = {
   getHealth: health.getHealth,
   getMe: me.getMe,
   getFile: files.getFile,
+  listFiles: uploads.listFiles,
+  downloadFile: uploads.downloadFile,
+  deleteFile: uploads.deleteFile,
+  createUpload: uploads.createUpload,
+  signUploadParts: uploads.signUploadParts,
+  getUpload: uploads.getUpload,
+  completeUpload: uploads.completeUpload,
+  abortUpload: uploads.abortUpload,
+  signUploadRequest: uploads.signUploadRequest,
   createApiClient: admin.createApiClient,
   listApiClients: admin.listApiClients,
   rotateApiKey: admin.rotateApiKey,

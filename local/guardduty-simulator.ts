@@ -48,6 +48,10 @@ export interface GuardDutySimulator {
   idle(): Promise<void>;
   /** Objects scanned so far, with their results. */
   readonly scanned: ReadonlyArray<{ key: string; result: ScanResultStatus }>;
+  /** Holds new objects unscanned (as a slow scan would) until `resume()`. */
+  pause(): void;
+  /** Scans everything held, then scans as objects arrive again. */
+  resume(): void;
   stop(): void;
 }
 
@@ -65,14 +69,22 @@ export function startGuardDutySimulator(options: GuardDutySimulatorOptions): Gua
 
   const scan = async (object: ObjectCreated): Promise<void> => {
     const bytes = await readWindow(options.s3, object.bucket, object.key);
-    const result = options.verdict?.(object, bytes) ?? (bytes.includes(EICAR) ? 'THREATS_FOUND' : 'NO_THREATS_FOUND');
+    const result =
+      options.verdict?.(object, bytes) ?? (bytes.includes(EICAR) ? 'THREATS_FOUND' : 'NO_THREATS_FOUND');
     // GuardDuty adds its tag to whatever tags the object has.
-    const { TagSet = [] } = await options.s3.send(new GetObjectTaggingCommand({ Bucket: object.bucket, Key: object.key }));
+    const { TagSet = [] } = await options.s3.send(
+      new GetObjectTaggingCommand({ Bucket: object.bucket, Key: object.key }),
+    );
     await options.s3.send(
       new PutObjectTaggingCommand({
         Bucket: object.bucket,
         Key: object.key,
-        Tagging: { TagSet: [...TagSet.filter((t) => t.Key !== SCAN_STATUS_TAG), { Key: SCAN_STATUS_TAG, Value: result }] },
+        Tagging: {
+          TagSet: [
+            ...TagSet.filter((t) => t.Key !== SCAN_STATUS_TAG),
+            { Key: SCAN_STATUS_TAG, Value: result },
+          ],
+        },
       }),
     );
     scanned.push({ key: object.key, result });
@@ -92,12 +104,17 @@ export function startGuardDutySimulator(options: GuardDutySimulatorOptions): Gua
     });
   };
 
-  const listener = (object: ObjectCreated) => {
-    if (object.bucket !== options.bucket || !object.key.startsWith(prefix)) return;
+  let held: ObjectCreated[] | undefined;
+  const start = (object: ObjectCreated) => {
     const run = scan(object)
       .catch((error) => onError(error, object))
       .finally(() => pending.delete(run));
     pending.add(run);
+  };
+  const listener = (object: ObjectCreated) => {
+    if (object.bucket !== options.bucket || !object.key.startsWith(prefix)) return;
+    if (held) held.push(object);
+    else start(object);
   };
   options.events.on('object-created', listener);
 
@@ -106,6 +123,14 @@ export function startGuardDutySimulator(options: GuardDutySimulatorOptions): Gua
       while (pending.size > 0) await Promise.allSettled([...pending]);
     },
     scanned,
+    pause() {
+      held ??= [];
+    },
+    resume() {
+      const queued = held ?? [];
+      held = undefined;
+      for (const object of queued) start(object);
+    },
     stop: () => options.events.off('object-created', listener),
   };
 }

@@ -121,6 +121,55 @@ export const downloadLink = z.strictObject({
   filename: z.string(),
 });
 
+/** A key Citadel generated: `uploads/<owner>/<file id>`. */
+const objectKeyField = z
+  .string()
+  .max(300)
+  .regex(
+    /^uploads\/[A-Za-z0-9._-]{1,128}\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+    'must be a key this API returned',
+  );
+const uploadIdField = z
+  .string()
+  .min(1)
+  .max(1024)
+  .regex(/^[A-Za-z0-9._~+/=-]+$/, 'must be an upload id S3 returned');
+const declaration = {
+  filename: createUploadBody.shape.filename,
+  size: createUploadBody.shape.size,
+  contentType: createUploadBody.shape.contentType,
+  sha256: createUploadBody.shape.sha256,
+};
+
+/**
+ * One S3 request built by Uppy 6 (`@uppy/aws-s3` `signRequest`), to presign within Citadel's rules.
+ * `create` and `put` declare the file (the row is written then, with a server-generated key); the others
+ * name an upload by the key `create` returned and S3's upload id.
+ */
+export const signRequestBody = z.discriminatedUnion('operation', [
+  z.strictObject({ operation: z.literal('create'), ...declaration }),
+  z.strictObject({ operation: z.literal('put'), ...declaration }),
+  z.strictObject({ operation: z.literal('part'), key: objectKeyField, uploadId: uploadIdField, partNumber }),
+  z.strictObject({ operation: z.literal('list'), key: objectKeyField, uploadId: uploadIdField }),
+  z.strictObject({ operation: z.literal('complete'), key: objectKeyField, uploadId: uploadIdField }),
+  z.strictObject({ operation: z.literal('abort'), key: objectKeyField, uploadId: uploadIdField }),
+]);
+export type SignRequest = z.infer<typeof signRequestBody>;
+
+export const signedRequest = z.strictObject({
+  method: z.enum(['GET', 'PUT', 'POST', 'DELETE']),
+  url: z.string(),
+  /** Headers the URL is signed with, which the browser must send as they are. */
+  headers: z.record(z.string(), z.string()),
+  /** The object key: server-generated on `create` and `put`, which Uppy then uses. */
+  key: z.string(),
+  /** The file the request belongs to. */
+  fileId: z.uuid(),
+  /** Part requests only: the exact Content-Length the URL is signed for. */
+  size: z.number().int().positive().optional(),
+  expiresAt: z.iso.datetime(),
+});
+
 const write = requires('user', ['files.write']);
 const read = requires('user', ['files.read']);
 
@@ -186,6 +235,19 @@ export const abortUpload = defineRoute({
   auth: write,
   params: uploadIdParams,
   response: { status: 204, schema: z.undefined() },
+  needs: ['database', 'uploads'],
+});
+
+export const signUploadRequest = defineRoute({
+  operationId: 'signUploadRequest',
+  method: 'POST',
+  path: '/v1/uploads/sign',
+  entry: 'lambda/uploads/sign-request.ts',
+  summary:
+    "Presign one S3 request built by Uppy 6 (@uppy/aws-s3 signRequest) within Citadel's rules: own uploads only, server-generated keys, PutObject only under one part.",
+  auth: write,
+  body: signRequestBody,
+  response: { status: 200, schema: signedRequest },
   needs: ['database', 'uploads'],
 });
 

@@ -1,5 +1,6 @@
 import type { ApiFile, FileState } from '../../contract/api/files';
 import { type Queryable, query } from '../shared/db';
+import { type Position, type Positioned, positionAtSql } from '../shared/pagination';
 
 /** A `citadel.files` row as stored. */
 export interface FileRow {
@@ -52,12 +53,15 @@ export async function findFile(id: string, tx?: Queryable): Promise<FileRow | un
   return rows[0];
 }
 
-/** Owner's (or, with `ownerId` undefined, everyone's) files, newest first, keyset-paginated. */
+/**
+ * Owner's (or, with `ownerId` undefined, everyone's) files, newest first, keyset-paginated on (created_at, id):
+ * `after` compares exactly (microseconds).
+ */
 export async function listFileRows(
   ownerId: string | undefined,
   limit: number,
-  after?: { at: Date; id: string },
-): Promise<FileRow[]> {
+  after?: Position,
+): Promise<Array<FileRow & Positioned>> {
   const where = ["state <> 'deleted'"];
   const values: unknown[] = [];
   if (ownerId !== undefined) {
@@ -66,11 +70,12 @@ export async function listFileRows(
   }
   if (after) {
     values.push(after.at, after.id);
-    where.push(`(created_at, id) < ($${values.length - 1}, $${values.length}::uuid)`);
+    where.push(`(created_at, id) < ($${values.length - 1}::timestamptz, $${values.length}::uuid)`);
   }
   values.push(limit + 1);
-  return query<FileRow>(
-    `SELECT * FROM citadel.files WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${values.length}`,
+  return query<FileRow & Positioned>(
+    `SELECT *, ${positionAtSql('created_at')} AS position_at FROM citadel.files WHERE ${where.join(' AND ')}
+      ORDER BY created_at DESC, id DESC LIMIT $${values.length}`,
     values,
     { idempotent: true },
   );

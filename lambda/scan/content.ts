@@ -12,6 +12,8 @@ export interface Content {
   readonly sha256?: string;
   /** Bytes read. */
   readonly bytesRead: number;
+  /** The object's whole size (from `Content-Range`, or `Content-Length` when it was read whole). */
+  readonly objectSize: number;
 }
 
 /**
@@ -23,7 +25,7 @@ export async function readContent(
   versionId: string | undefined,
   hash: boolean,
 ): Promise<Content> {
-  const { Body } = await s3().send(
+  const { Body, ContentRange, ContentLength } = await s3().send(
     new GetObjectCommand({
       Bucket: uploadsBucket(),
       Key: key,
@@ -46,5 +48,11 @@ export async function readContent(
       kept += take.length;
     }
   }
-  return { head: Buffer.concat(head), sha256: digest?.digest('hex'), bytesRead };
+  const total = ContentRange?.match(/\/(\d+)$/)?.[1];
+  return {
+    head: Buffer.concat(head),
+    sha256: digest?.digest('hex'),
+    bytesRead,
+    objectSize: total !== undefined ? Number(total) : (ContentLength ?? bytesRead),
+  };
 }

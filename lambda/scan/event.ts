@@ -28,3 +28,24 @@ export const scanResultEvent = z.object({
   }),
 });
 export type ScanResultEvent = z.infer<typeof scanResultEvent>;
+
+/**
+ * S3's `Object Created` event on the default bus (the bucket sends all its events to EventBridge). It moves
+ * an upload the browser completed directly at S3 (Uppy) out of `uploading` without waiting for the scan.
+ */
+export const objectCreatedEvent = z.object({
+  id: z.string(),
+  'detail-type': z.literal('Object Created'),
+  source: z.literal('aws.s3'),
+  detail: z.object({
+    bucket: z.object({ name: z.string().min(1) }),
+    object: z.object({
+      key: z.string().min(1),
+      size: z.number().int().nonnegative(),
+      etag: z.string().optional(),
+      'version-id': z.string().optional(),
+    }),
+    reason: z.string().optional(),
+  }),
+});
+export type ObjectCreatedEvent = z.infer<typeof objectCreatedEvent>;

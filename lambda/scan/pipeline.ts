@@ -3,7 +3,9 @@
  * - no threats, real type matches the declared one (and SHA-256, when declared) → `clean`, downloadable;
  * - threats → `infected`, moved to quarantine;
  * - no threats but the content is not what was declared → `rejected`, moved to quarantine;
- * - GuardDuty could not scan it → `scan_failed`, left in place unreadable, on-call alerted.
+ * - GuardDuty could not scan it → `scan_failed`, left in place unreadable, on-call alerted;
+ * - the object is not the declared size (a browser completed it at S3 with parts missing) → `failed`,
+ *   object deleted.
  * Each file gets exactly one verdict: replays and late events change nothing.
  */
 import type { FileState } from '../../contract/api/files';
@@ -12,16 +14,17 @@ import { type FileRow, findFileByKey, transitionFile } from '../files/repository
 import { recordAudit } from '../shared/audit';
 import { transaction } from '../shared/db';
 import { logger, metrics } from '../shared/powertools';
+import { deleteObject } from '../uploads/multipart';
 import { isNoSuchKey, uploadsBucket } from '../uploads/s3';
 import { readContent } from './content';
-import type { ScanResultEvent } from './event';
+import type { ObjectCreatedEvent, ScanResultEvent } from './event';
 import { quarantine } from './quarantine';
 import { checkType, detectType } from './type-check';
 
-export type PipelineResult = ScanOutcome | 'ignored';
+export type PipelineResult = ScanOutcome | 'size_mismatch' | 'ignored';
 
 interface Verdict {
-  readonly outcome: ScanOutcome;
+  readonly outcome: ScanOutcome | 'size_mismatch';
   readonly set: Record<string, unknown>;
   readonly details: Record<string, unknown>;
 }
@@ -88,7 +91,14 @@ export async function processScanResult(event: ScanResultEvent): Promise<Pipelin
   if (!applied) return 'ignored';
   if (verdict.outcome === 'infected' || verdict.outcome === 'rejected')
     await moveToQuarantine(row, object.versionId);
-  metrics.addMetric(SCAN_OUTCOME_METRICS[verdict.outcome], 'Count', 1);
+  if (verdict.outcome === 'size_mismatch') {
+    await deleteObject(row.object_key).catch((e: Error) =>
+      logger.error('could not delete a mis-sized object', { error: e }),
+    );
+    metrics.addMetric('UploadsFailed', 'Count', 1);
+  } else {
+    metrics.addMetric(SCAN_OUTCOME_METRICS[verdict.outcome], 'Count', 1);
+  }
   logger.info('scan verdict', { verdict: verdict.outcome, ...verdict.details });
   return verdict.outcome;
 }
@@ -106,7 +116,8 @@ const STATES = {
   infected: 'infected',
   rejected: 'rejected',
   failed: 'scan_failed',
-} as const satisfies Record<ScanOutcome, FileState>;
+  size_mismatch: 'failed',
+} as const satisfies Record<Verdict['outcome'], FileState>;
 
 async function decide(row: FileRow, event: ScanResultEvent): Promise<Verdict> {
   const { s3ObjectDetails: object, scanResultDetails: result } = event.detail;
@@ -121,6 +132,7 @@ async function decide(row: FileRow, event: ScanResultEvent): Promise<Verdict> {
     }
     case 'NO_THREATS_FOUND': {
       const content = await readContent(row.object_key, object.versionId, row.sha256 !== null);
+      if (content.objectSize !== Number(row.declared_size)) return sizeMismatch(row, content.objectSize);
       const type = checkType(row.content_type, await detectType(content.head));
       const hashOk = row.sha256 === null || content.sha256 === row.sha256;
       if (type.ok && hashOk)
@@ -144,4 +156,56 @@ async function decide(row: FileRow, event: ScanResultEvent): Promise<Verdict> {
         details: {},
       };
   }
+}
+
+function sizeMismatch(row: FileRow, size: number): Verdict {
+  const reason = `the object is ${size} bytes; ${row.declared_size} were declared`;
+  return { outcome: 'size_mismatch', set: { failure_reason: reason }, details: { size, reason } };
+}
+
+/**
+ * An object arrived under the upload prefix. Uploads the API completed are already `scanning`; one a
+ * browser completed at S3 (Uppy) moves there now if it has the declared size, and fails (object deleted)
+ * if it does not. Idempotent: only an `uploading` row moves.
+ */
+export async function processObjectCreated(
+  event: ObjectCreatedEvent,
+): Promise<'scanning' | 'size_mismatch' | 'ignored'> {
+  const { bucket, object } = event.detail;
+  logger.appendKeys({ objectKey: object.key });
+  if (bucket.name !== uploadsBucket()) return 'ignored';
+  const row = await findFileByKey(object.key);
+  if (row?.state !== 'uploading') return 'ignored';
+  const mismatch = object.size !== Number(row.declared_size);
+  const moved = await transaction(async (tx) => {
+    const done = mismatch
+      ? await transitionFile(tx, row.id, ['uploading'], 'failed', {
+          failure_reason: sizeMismatch(row, object.size).set.failure_reason,
+        })
+      : await transitionFile(tx, row.id, ['uploading'], 'scanning', { completed_at: new Date() });
+    if (done) {
+      await recordAudit(
+        {
+          principal: 'system',
+          action: 'upload.complete',
+          target: `file:${row.id}`,
+          outcome: mismatch ? 'failure' : 'success',
+          requestId: `s3:${event.id}`,
+          details: { via: 'object-created', reason: event.detail.reason ?? null, size: object.size },
+        },
+        tx,
+      );
+    }
+    return done;
+  });
+  if (!moved) return 'ignored';
+  if (mismatch) {
+    await deleteObject(row.object_key);
+    metrics.addMetric('UploadsFailed', 'Count', 1);
+    logger.warn('completed object does not have the declared size; deleted', { size: object.size });
+    return 'size_mismatch';
+  }
+  metrics.addMetric('UploadsCompleted', 'Count', 1);
+  metrics.addMetric('BytesUploaded', 'Bytes', object.size);
+  return 'scanning';
 }

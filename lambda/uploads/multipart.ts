@@ -7,6 +7,7 @@ import {
   GetObjectCommand,
   ListObjectsV2Command,
   ListPartsCommand,
+  PutObjectCommand,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -142,3 +143,51 @@ export async function storedObjectSize(key: string): Promise<number | undefined>
 export async function deleteObject(key: string): Promise<void> {
   await s3().send(new DeleteObjectCommand({ Bucket: uploadsBucket(), Key: key }));
 }
+
+/**
+ * Presigned requests the browser sends to S3 itself (Uppy 6). Each is signed for 15 minutes and, where the
+ * body is the file, for its exact Content-Length; Content-Type is signed where the object takes it. The
+ * bucket's default SSE-KMS encryption applies, so no encryption header has to travel with them.
+ */
+export const presignBrowser = {
+  create: (key: string, contentType: string) =>
+    getSignedUrl(
+      s3(),
+      new CreateMultipartUploadCommand({ Bucket: uploadsBucket(), Key: key, ContentType: contentType }),
+      {
+        expiresIn: PART_URL_SECONDS,
+        signableHeaders: new Set(['content-type']),
+      },
+    ),
+  put: (key: string, contentType: string, size: number) =>
+    getSignedUrl(
+      s3(),
+      new PutObjectCommand({
+        Bucket: uploadsBucket(),
+        Key: key,
+        ContentType: contentType,
+        ContentLength: size,
+      }),
+      { expiresIn: PART_URL_SECONDS, signableHeaders: new Set(['content-type', 'content-length']) },
+    ),
+  list: (key: string, uploadId: string) =>
+    getSignedUrl(s3(), new ListPartsCommand({ Bucket: uploadsBucket(), Key: key, UploadId: uploadId }), {
+      expiresIn: PART_URL_SECONDS,
+    }),
+  complete: (key: string, uploadId: string) =>
+    getSignedUrl(
+      s3(),
+      new CompleteMultipartUploadCommand({ Bucket: uploadsBucket(), Key: key, UploadId: uploadId }),
+      {
+        expiresIn: PART_URL_SECONDS,
+      },
+    ),
+  abort: (key: string, uploadId: string) =>
+    getSignedUrl(
+      s3(),
+      new AbortMultipartUploadCommand({ Bucket: uploadsBucket(), Key: key, UploadId: uploadId }),
+      {
+        expiresIn: PART_URL_SECONDS,
+      },
+    ),
+};

@@ -411,6 +411,21 @@ export class ScannedUploadBucket extends Construct {
     };
   }
 
+  /**
+   * Matches S3's `Object Created` events for objects under the upload prefix (the bucket sends its events
+   * to EventBridge): uploads a browser completed directly at S3 leave `uploading` on this event.
+   */
+  objectCreatedEventPattern(): events.EventPattern {
+    return {
+      source: ['aws.s3'],
+      detailType: ['Object Created'],
+      detail: {
+        bucket: { name: [this.bucket.bucketName] },
+        object: { key: [{ prefix: this.uploadPrefix }] },
+      },
+    };
+  }
+
   /** Objects the scan Lambda counted under `outcome` (Sum over 5 minutes unless overridden). */
   metricScanResults(outcome: ScanOutcome, props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
     return new cloudwatch.Metric({

@@ -337,7 +337,7 @@ export class ApiStack extends CitadelStack {
 
   /**
    * GuardDuty's `Object Scan Result` events for the upload prefix → the scan Lambda (type check, verdict,
-   * quarantine). It runs as the storage stack's scan role, the one principal the bucket policy lets read
+   * quarantine), and S3's `Object Created` events → the same Lambda (browser-completed uploads). It runs as the storage stack's scan role, the one principal the bucket policy lets read
    * unscanned objects; imported mutable, so its log and database grants are written here without a cycle.
    */
   private addScanPipeline(): CitadelFunction {
@@ -376,6 +376,11 @@ export class ApiStack extends CitadelStack {
     new events.Rule(this, 'ScanResults', {
       description: 'GuardDuty Malware Protection scan results for Citadel uploads',
       eventPattern: uploads.scanResultEventPattern(),
+      targets: [new targets.LambdaFunction(fn, { deadLetterQueue: deadLetters, retryAttempts: 8 })],
+    });
+    new events.Rule(this, 'UploadsCompleted', {
+      description: 'Objects created under the upload prefix (uploads completed by browsers at S3)',
+      eventPattern: uploads.objectCreatedEventPattern(),
       targets: [new targets.LambdaFunction(fn, { deadLetterQueue: deadLetters, retryAttempts: 8 })],
     });
     return fn;

@@ -52,9 +52,9 @@ describe('docs/openapi.yaml', () => {
 
   it('goes stale when a route is added to the table without regenerating', () => {
     const added = defineRoute({
-      operationId: 'listFiles',
+      operationId: 'listFileVersions',
       method: 'GET',
-      path: '/v1/files',
+      path: '/v1/admin/zz-probe',
       entry: 'lambda/files/list-files.ts',
       summary: 'Not a real route: proves the staleness check sees table changes.',
       auth: requires('user', ['files.read']),
@@ -62,8 +62,8 @@ describe('docs/openapi.yaml', () => {
     });
     const report = staleness(committed, renderOpenApi([...routeList, added]));
     expect(report).toContain('npm run openapi');
-    expect(report).toContain('+   /v1/files:');
-    expect(report).toContain('+       operationId: listFiles');
+    expect(report).toContain('+   /v1/admin/zz-probe:');
+    expect(report).toContain('+       operationId: listFileVersions');
   });
 
   it('is OpenAPI 3.1.0 with the package version, both servers and both security schemes', () => {

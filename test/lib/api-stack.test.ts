@@ -290,4 +290,73 @@ describe('Api stack', () => {
       }),
     });
   });
+
+  it("runs the scan pipeline in the VPC as the storage stack's scan role, fed by GuardDuty and S3 events with a DLQ", () => {
+    const [id, scan] = Object.entries(dev.findResources('AWS::Lambda::Function')).find(([key]) =>
+      key.startsWith('ScanPipeline'),
+    ) as [string, { Properties: Record<string, any> }];
+    expect(scan.Properties.Timeout).toBe(300);
+    expect(scan.Properties.VpcConfig).toBeDefined();
+    expect(JSON.stringify(scan.Properties.Role)).toContain('ScanRole');
+    expect(Object.keys(scan.Properties.Environment.Variables)).toEqual(
+      expect.arrayContaining([
+        'CITADEL_UPLOADS_BUCKET',
+        'CITADEL_QUARANTINE_BUCKET',
+        'CITADEL_QUARANTINE_KEY_ARN',
+        'CITADEL_DB_HOST',
+        'CITADEL_DB_USER',
+      ]),
+    );
+    expect(scan.Properties.DeadLetterConfig?.TargetArn).toBeDefined();
+    const rules = Object.values(dev.findResources('AWS::Events::Rule')).filter((r) =>
+      JSON.stringify(r.Properties.Targets).includes(id),
+    );
+    const patterns = rules.map((r) => r.Properties.EventPattern);
+    expect(patterns).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          source: ['aws.guardduty'],
+          'detail-type': ['GuardDuty Malware Protection Object Scan Result'],
+          detail: {
+            s3ObjectDetails: { bucketName: [expect.anything()], objectKey: [{ prefix: 'uploads/' }] },
+          },
+        }),
+        expect.objectContaining({
+          source: ['aws.s3'],
+          'detail-type': ['Object Created'],
+          detail: { bucket: { name: [expect.anything()] }, object: { key: [{ prefix: 'uploads/' }] } },
+        }),
+      ]),
+    );
+    expect(rules).toHaveLength(2);
+    for (const rule of rules) {
+      expect(rule.Properties.Targets[0]).toMatchObject({
+        DeadLetterConfig: { Arn: expect.anything() },
+        RetryPolicy: { MaximumRetryAttempts: 8 },
+      });
+    }
+  });
+
+  it('gives upload routes the uploads bucket, its key and the stage limits, and nothing to other routes', () => {
+    const functions = dev.findResources('AWS::Lambda::Function');
+    for (const route of routeList) {
+      const fn = Object.entries(functions).find(([key]) =>
+        key.startsWith(route.operationId.charAt(0).toUpperCase() + route.operationId.slice(1)),
+      )?.[1];
+      const env = fn?.Properties.Environment.Variables ?? {};
+      const needsUploads = route.needs?.includes('uploads') ?? false;
+      expect({ route: route.operationId, bucket: 'CITADEL_UPLOADS_BUCKET' in env }).toEqual({
+        route: route.operationId,
+        bucket: needsUploads,
+      });
+      if (needsUploads) {
+        expect(env).toMatchObject({
+          CITADEL_MAX_UPLOAD_BYTES: String(5 * 1024 ** 3),
+          CITADEL_ALLOWED_TYPES: expect.stringContaining('application/pdf'),
+          CITADEL_UPLOADS_KEY_ARN: expect.anything(),
+        });
+        expect(env.CITADEL_QUARANTINE_BUCKET).toBeUndefined();
+      }
+    }
+  });
 });

@@ -3,10 +3,7 @@
  * the simulated GuardDuty scan in front of the real scan pipeline, and the local API server running the
  * real route handlers behind the emulated gateway and Cognito authorizer.
  */
-import * as uploadRoutes from '../../contract/api/uploads';
 import type { Role, Scope } from '../../contract/roles';
-import type { RouteDefinition } from '../../contract/route';
-import { routeList } from '../../contract/routes';
 import type { ScanResultStatus } from '../../contract/scan';
 import { closePool } from '../../lambda/shared/db';
 import { createDevTokenIssuer, type DevTokenIssuer } from '../../local/dev-tokens';
@@ -48,9 +45,6 @@ export interface UploadEnvironment {
   stop(): Promise<void>;
 }
 
-const isRoute = (v: unknown): v is RouteDefinition =>
-  typeof v === 'object' && v !== null && 'operationId' in v && 'entry' in v;
-
 export const DEFAULT_TEST_TYPES = [
   'application/pdf',
   'application/zip',
@@ -77,10 +71,7 @@ export async function startUploadEnvironment(
     onScanError: (error) => scanErrors.push(error),
   });
   const tokens = await createDevTokenIssuer();
-  const server: LocalServer = await startLocalServer({
-    tokens,
-    routes: [...new Set([...routeList, ...(Object.values(uploadRoutes) as unknown[]).filter(isRoute)])],
-  });
+  const server: LocalServer = await startLocalServer({ tokens });
   return {
     url: server.url,
     tokens,
@@ -93,7 +84,7 @@ export async function startUploadEnvironment(
     scanErrors,
     async stop() {
       await server.close();
-      await uploads.guardDuty.idle();
+      await uploads.idle();
       uploads.stop();
       await closePool();
       await s3Server.stop();

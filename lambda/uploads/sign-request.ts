@@ -1,0 +1,149 @@
+/**
+ * `POST /v1/uploads/sign`: Uppy 6's `signRequest`. The browser talks to S3 itself; Citadel decides what it
+ * may say. `create`/`put` write the file row and return the server-generated key; every other request
+ * must name an upload the caller owns, by that key and the one S3 upload id bound to it.
+ */
+import {
+  MIN_PART_BYTES,
+  PART_URL_SECONDS,
+  partBytes,
+  type SignRequest,
+  signUploadRequest,
+} from '../../contract/api/uploads';
+import { type FileRow, findFile, transitionFile } from '../files/repository';
+import { recordAudit, recordDenial } from '../shared/audit';
+import { query, transaction } from '../shared/db';
+import { ConflictError, ForbiddenError, ValidationError } from '../shared/errors';
+import { defineHandler } from '../shared/handler';
+import { metrics } from '../shared/powertools';
+import { presignBrowser, presignPart } from './multipart';
+import { auditOf, type Caller, startUpload } from './service';
+
+type Keyed = Extract<SignRequest, { key: string }>;
+
+const expiry = () => new Date(Date.now() + PART_URL_SECONDS * 1000).toISOString();
+
+export const handler = defineHandler(signUploadRequest, async ({ body, principal, requestId, sourceIp }) => {
+  const caller: Caller = { principal, requestId, sourceIp };
+  switch (body.operation) {
+    case 'create': {
+      const started = await startUpload(caller, body, false);
+      return {
+        method: 'POST' as const,
+        url: await presignBrowser.create(started.key, body.contentType),
+        headers: { 'content-type': body.contentType },
+        key: started.key,
+        fileId: started.id,
+        expiresAt: expiry(),
+      };
+    }
+    case 'put': {
+      if (body.size >= MIN_PART_BYTES) {
+        throw new ValidationError([
+          {
+            in: 'body',
+            path: 'size',
+            message: `single PUTs are for files under ${MIN_PART_BYTES} bytes; use multipart`,
+          },
+        ]);
+      }
+      const started = await startUpload(caller, body, false);
+      return {
+        method: 'PUT' as const,
+        url: await presignBrowser.put(started.key, body.contentType, body.size),
+        headers: { 'content-type': body.contentType },
+        key: started.key,
+        fileId: started.id,
+        size: body.size,
+        expiresAt: expiry(),
+      };
+    }
+    default: {
+      const row = await ownedByKey(caller, body);
+      const uploadId = await bindUploadId(caller, row, body);
+      const base = { headers: {}, key: row.object_key, fileId: row.id, expiresAt: expiry() };
+      switch (body.operation) {
+        case 'part': {
+          if (body.partNumber > (row.part_count as number)) {
+            throw new ValidationError([
+              { in: 'body', path: 'partNumber', message: `this upload has ${row.part_count} parts` },
+            ]);
+          }
+          const size = partBytes(body.partNumber, Number(row.declared_size), Number(row.part_size));
+          return {
+            ...base,
+            method: 'PUT' as const,
+            size,
+            url: await presignPart(row.object_key, uploadId, body.partNumber, size),
+          };
+        }
+        case 'list':
+          return {
+            ...base,
+            method: 'GET' as const,
+            url: await presignBrowser.list(row.object_key, uploadId),
+          };
+        case 'complete':
+          return {
+            ...base,
+            method: 'POST' as const,
+            url: await presignBrowser.complete(row.object_key, uploadId),
+          };
+        case 'abort': {
+          await transaction(async (tx) => {
+            const moved = await transitionFile(tx, row.id, ['uploading'], 'aborted');
+            if (moved)
+              await recordAudit({ ...auditOf(caller, row.id, 'upload.abort'), outcome: 'success' }, tx);
+          });
+          metrics.addMetric('UploadsFailed', 'Count', 1);
+          return {
+            ...base,
+            method: 'DELETE' as const,
+            url: await presignBrowser.abort(row.object_key, uploadId),
+          };
+        }
+      }
+    }
+  }
+});
+
+/** The caller's upload in progress at `key`; any other key is refused (403) and audited. */
+async function ownedByKey(caller: Caller, request: Keyed): Promise<FileRow> {
+  const fileId = request.key.slice(request.key.lastIndexOf('/') + 1);
+  const row = await findFile(fileId);
+  if (!row || row.object_key !== request.key || row.owner_id !== caller.principal.id) {
+    await recordDenial({
+      ...auditOf(caller, fileId, `upload.sign.${request.operation}`),
+      details: { reason: row ? 'not the owner' : 'no such upload' },
+    });
+    throw new ForbiddenError('You may not sign requests for this object.');
+  }
+  if (row.state !== 'uploading')
+    throw new ConflictError(`This upload is ${row.state}; nothing more can be signed for it.`);
+  return row;
+}
+
+/**
+ * The one S3 upload id this file uses. Uppy creates the multipart upload itself, so the first request
+ * after `create` binds its id to the row; every later request must carry the same id.
+ */
+async function bindUploadId(
+  caller: Caller,
+  row: FileRow,
+  request: Keyed & { uploadId: string },
+): Promise<string> {
+  if (row.upload_id === request.uploadId) return request.uploadId;
+  if (row.upload_id === null) {
+    const bound = await query<{ upload_id: string }>(
+      `UPDATE citadel.files SET upload_id = COALESCE(upload_id, $2), updated_at = now()
+        WHERE id = $1 AND state = 'uploading' RETURNING upload_id`,
+      [row.id, request.uploadId],
+    );
+    if (bound[0]?.upload_id === request.uploadId) return request.uploadId;
+  }
+  await recordDenial({
+    ...auditOf(caller, row.id, `upload.sign.${request.operation}`),
+    details: { reason: 'upload id is not the one bound to this file' },
+  });
+  throw new ForbiddenError('This upload id does not belong to this file.');
+}
