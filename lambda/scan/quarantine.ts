@@ -10,8 +10,7 @@ import {
 import { quarantineBucket, s3, uploadsBucket } from '../uploads/s3';
 
 /** CopyObject copies at most 5 GiB; larger objects are copied in 1 GiB ranges. */
-const SINGLE_COPY_LIMIT = 5 * 1024 ** 3;
-const COPY_PART_BYTES = 1024 ** 3;
+export const COPY_LIMITS = { single: 5 * 1024 ** 3, part: 1024 ** 3 };
 
 const encryption = () => {
   const key = process.env.CITADEL_QUARANTINE_KEY_ARN;
@@ -23,9 +22,14 @@ const encryption = () => {
  * deletes that version from the uploads bucket for good. A failure before the delete leaves the original
  * in place (still unreadable: it carries no clean tag); the event is retried.
  */
-export async function quarantine(key: string, size: number, versionId?: string): Promise<void> {
+export async function quarantine(
+  key: string,
+  size: number,
+  versionId?: string,
+  limits: { single: number; part: number } = COPY_LIMITS,
+): Promise<void> {
   const source = `${uploadsBucket()}/${key.split('/').map(encodeURIComponent).join('/')}${versionId ? `?versionId=${encodeURIComponent(versionId)}` : ''}`;
-  if (size <= SINGLE_COPY_LIMIT) {
+  if (size <= limits.single) {
     await s3().send(
       new CopyObjectCommand({
         Bucket: quarantineBucket(),
@@ -37,7 +41,7 @@ export async function quarantine(key: string, size: number, versionId?: string):
       }),
     );
   } else {
-    await multipartCopy(key, source, size);
+    await multipartCopy(key, source, size, limits.part);
   }
   await s3().send(
     new DeleteObjectCommand({
@@ -48,14 +52,14 @@ export async function quarantine(key: string, size: number, versionId?: string):
   );
 }
 
-async function multipartCopy(key: string, source: string, size: number): Promise<void> {
+async function multipartCopy(key: string, source: string, size: number, partBytes: number): Promise<void> {
   const { UploadId } = await s3().send(
     new CreateMultipartUploadCommand({ Bucket: quarantineBucket(), Key: key, ...encryption() }),
   );
   try {
     const parts: { PartNumber: number; ETag: string }[] = [];
-    for (let start = 0, n = 1; start < size; start += COPY_PART_BYTES, n++) {
-      const end = Math.min(start + COPY_PART_BYTES, size) - 1;
+    for (let start = 0, n = 1; start < size; start += partBytes, n++) {
+      const end = Math.min(start + partBytes, size) - 1;
       const { CopyPartResult } = await s3().send(
         new UploadPartCopyCommand({
           Bucket: quarantineBucket(),

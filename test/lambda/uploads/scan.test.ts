@@ -2,12 +2,13 @@
  * Verdicts, quarantine and what may be read afterwards: the simulated GuardDuty scan feeds the real scan
  * pipeline; downloads, listings and deletes go through the real handlers.
  */
-import { GetObjectTaggingCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, GetObjectTaggingCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SCAN_RESULT_DETAIL_TYPE } from '../../../contract/scan';
 import type { ScanResultEvent } from '../../../lambda/scan/event';
 import { handler as scanHandler } from '../../../lambda/scan/handler';
 import { processScanResult } from '../../../lambda/scan/pipeline';
+import { quarantine } from '../../../lambda/scan/quarantine';
 import { EICAR } from '../../../local/guardduty-simulator';
 import { lambdaContext } from '../../support/lambda';
 import {
@@ -118,6 +119,27 @@ describe('verdicts', () => {
     });
     expect(file.state).toBe('rejected');
     expect((await row(file.id))?.failure_reason).toContain('executable content');
+  });
+
+  it('moves objects too large for one CopyObject into quarantine by ranged multipart copy, byte for byte', async () => {
+    const bytes = pdfBytes(11 * 1024 * 1024 + 17, 12);
+    const key = `uploads/alice/${'0'.repeat(8)}-0000-4000-8000-${'1'.repeat(12)}`;
+    await env.uploads.s3.send(new PutObjectCommand({ Bucket: LOCAL_UPLOADS_BUCKET, Key: key, Body: bytes }));
+    // The same path a > 5 GiB object takes, at a scale the test can afford: 5 MiB ranges.
+    await quarantine(key, bytes.length, undefined, { single: 1024 * 1024, part: 5 * 1024 * 1024 });
+    expect(await keysIn(env, LOCAL_UPLOADS_BUCKET, key)).toEqual([]);
+    const copy = await env.uploads.s3.send(
+      new GetObjectCommand({ Bucket: LOCAL_QUARANTINE_BUCKET, Key: key }),
+    );
+    expect(
+      sha256(
+        Buffer.from(
+          await (copy.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+        ),
+      ),
+    ).toBe(sha256(bytes));
+    expect(copy.ETag).toMatch(/-3"$/);
+    await env.uploads.idle();
   });
 
   it('holds what GuardDuty could not scan: scan_failed, left in place unreadable', async () => {
