@@ -1,6 +1,7 @@
 /**
  * `npm run dev`: the whole API on loopback, offline. Starts a real PostgreSQL and the S3 test server,
- * applies migrations, and serves the route table with dev tokens. Ctrl-C stops everything.
+ * applies migrations, runs the scan pipeline behind the local GuardDuty simulator (EICAR is the one
+ * threat it knows), and serves the route table with dev tokens. Ctrl-C stops everything.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -11,6 +12,7 @@ import { ensureDatabase, prepareDatabase } from '../local/database';
 import { DEV_TOKEN_PATH, devTokenEndpoint } from '../local/dev-endpoints';
 import { createDevTokenIssuer, isDevProcess } from '../local/dev-tokens';
 import { startLocalServer } from '../local/server';
+import { LOCAL_BUCKETS, startLocalUploads } from '../local/uploads';
 import { startPostgres } from '../test/support/postgres';
 import { startS3Server } from '../test/support/s3-server';
 
@@ -35,7 +37,7 @@ const config = loadStageConfig('dev');
 const postgres = await startPostgres({ dataDir: values.fresh ? undefined : path.join(stateDir, 'postgres') });
 const s3 = await startS3Server({
   dataDir: values.fresh ? undefined : path.join(stateDir, 's3'),
-  buckets: ['citadel-local-uploads', 'citadel-local-quarantine'],
+  buckets: [...LOCAL_BUCKETS],
   corsOrigins: config.api.corsOrigins,
 });
 
@@ -49,10 +51,16 @@ Object.assign(process.env, {
   CITADEL_DB_POOL_MAX: '10',
   // Cognito and API Gateway management are simulated in memory for the admin routes (local only).
   CITADEL_ADAPTERS_MODULE: path.join(root, 'local/aws-simulators.ts'),
-  CITADEL_S3_ENDPOINT: s3.endpoint,
   POWERTOOLS_SERVICE_NAME: 'citadel-local',
   POWERTOOLS_METRICS_NAMESPACE: 'Citadel',
   POWERTOOLS_METRICS_DISABLED: 'true',
+});
+
+// Uploads go to the local S3 server; GuardDuty is simulated in front of the real scan pipeline.
+const uploads = startLocalUploads(s3, {
+  maxUploadBytes: config.uploads.maxUploadBytes,
+  allowedContentTypes: config.uploads.allowedContentTypes,
+  onScanError: (error, object) => console.error(`scan pipeline failed for ${object.key}:`, error),
 });
 
 const tokens = await createDevTokenIssuer();
@@ -69,7 +77,8 @@ process.env.CITADEL_TOKEN_ENDPOINT = `${server.url}${DEV_TOKEN_PATH}?machine=1`;
 console.log(`
 Citadel (local) is up: ${server.url}
   PostgreSQL  ${appUrl.replace(/:[^:@/]+@/, ':****@')} (migrations: ${result.applied.length} applied, ${result.skipped.length} already there)
-  S3          ${s3.endpoint}
+  S3          ${s3.endpoint} (buckets ${LOCAL_BUCKETS.join(', ')})
+  GuardDuty   LOCAL SIMULATOR: every new upload is "scanned"; the EICAR test file is the only threat
 
 Try it:
   curl -s ${server.url}/v1/health
@@ -86,6 +95,8 @@ const shutdown = async (signal: string) => {
   stopping = true;
   console.log(`\n${signal}: stopping…`);
   await server.close().catch(() => undefined);
+  await uploads.idle().catch(() => undefined);
+  uploads.stop();
   await closePool().catch(() => undefined);
   await s3.stop().catch(() => undefined);
   await postgres.destroy().catch(() => undefined);
