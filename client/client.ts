@@ -1,0 +1,332 @@
+/**
+ * The typed Citadel API client: one method per route, typed and validated with the contract's zod schemas.
+ * Browser-safe: it uses only `fetch` (no Node built-ins), so web apps can bundle it with the Uppy helper.
+ */
+import type * as z from 'zod';
+import { getFile as getFileRoute } from '../contract/api/files';
+import {
+  abortUpload as abortUploadRoute,
+  completeUpload as completeUploadRoute,
+  createUpload as createUploadRoute,
+  deleteFile as deleteFileRoute,
+  downloadFile as downloadFileRoute,
+  getUpload as getUploadRoute,
+  listFiles as listFilesRoute,
+  signUploadParts as signUploadPartsRoute,
+} from '../contract/api/uploads';
+import { PROBLEM_CONTENT_TYPE, REQUEST_ID_HEADER } from '../contract/http';
+import type { FieldError, Problem } from '../contract/problems';
+import type { RouteDefinition } from '../contract/route';
+import { CitadelProblemError, CitadelResponseError } from './errors';
+import {
+  backoffDelay,
+  DEFAULT_RETRY,
+  parseRetryAfter,
+  RETRYABLE_STATUSES,
+  type RetryPolicy,
+  sleep,
+} from './retry';
+
+export type ApiFile = z.output<typeof getFileRoute.response.schema>;
+export type CreateUploadInput = z.input<typeof createUploadRoute.body>;
+export type UploadCreated = z.output<typeof createUploadRoute.response.schema>;
+export type SignedParts = z.output<typeof signUploadPartsRoute.response.schema>;
+export type UploadStatus = z.output<typeof getUploadRoute.response.schema>;
+export type CompletedPart = { readonly partNumber: number; readonly etag: string };
+export type FilePage = z.output<typeof listFilesRoute.response.schema>;
+export type ListFilesInput = { readonly cursor?: string; readonly limit?: number; readonly owner?: string };
+export type DownloadLink = z.output<typeof downloadFileRoute.response.schema>;
+
+/** A bearer token, or a function that returns a current one (called before every request). */
+export type TokenSource = string | (() => Promise<string> | string);
+
+export interface CitadelClientOptions {
+  /** The API's base URL, e.g. `https://api.example.com` (a trailing slash or a stage path is fine). */
+  readonly baseUrl: string;
+  readonly token: TokenSource;
+  /** Usage-plan API key of a machine client, sent as `x-api-key` (metering and throttling only). */
+  readonly apiKey?: string;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+  /** Retries on network errors, 429 (honouring Retry-After) and 502/503/504. */
+  readonly retry?: RetryPolicy;
+  /** Per-attempt timeout (ms); a timed-out attempt counts as a network error. @default 30000 */
+  readonly timeoutMs?: number;
+}
+
+export interface CallOptions {
+  readonly signal?: AbortSignal;
+}
+
+interface CallInput {
+  readonly params?: Record<string, string>;
+  readonly query?: Record<string, string | number | undefined>;
+  readonly body?: unknown;
+}
+
+/** Path parameters substituted into `/v1/files/{id}`, each URL-encoded. */
+const expandPath = (path: string, params: Record<string, string> = {}): string =>
+  path.replace(/\{([A-Za-z0-9_]+)\}/g, (_, name: string) => {
+    const value = params[name];
+    if (value === undefined) throw new TypeError(`missing path parameter ${name} for ${path}`);
+    return encodeURIComponent(value);
+  });
+
+const isProblem = (v: unknown): v is Problem =>
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as Problem).status === 'number' &&
+  typeof (v as Problem).title === 'string';
+
+/**
+ * A typed client of the Citadel API.
+ *
+ * @example
+ * const citadel = new CitadelClient({ baseUrl: process.env.CITADEL_API_URL, token: process.env.CITADEL_TOKEN });
+ * const file = await citadel.getFile(id);
+ */
+export class CitadelClient {
+  readonly baseUrl: string;
+  private readonly token: TokenSource;
+  private readonly apiKey: string | undefined;
+  private readonly fetchImpl: typeof fetch;
+  private readonly retry: Required<RetryPolicy>;
+  private readonly timeoutMs: number;
+
+  constructor(options: CitadelClientOptions) {
+    if (!/^https?:\/\//.test(options.baseUrl)) {
+      throw new TypeError(
+        `baseUrl must be an http(s) URL, e.g. https://api.example.com (got "${options.baseUrl}")`,
+      );
+    }
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.token = options.token;
+    this.apiKey = options.apiKey;
+    // Bound: browsers throw "Illegal invocation" when fetch is called off `window`.
+    this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  /** `POST /v1/uploads`: declares a file; the server picks the key and the part size. */
+  createUpload(input: CreateUploadInput, options?: CallOptions): Promise<UploadCreated> {
+    return this.call(createUploadRoute, { body: input }, options);
+  }
+
+  /** `POST /v1/uploads/{id}/parts`: presigned UploadPart URLs (at most 500 per call, each for an exact size). */
+  signParts(id: string, partNumbers: readonly number[], options?: CallOptions): Promise<SignedParts> {
+    return this.call(signUploadPartsRoute, { params: { id }, body: { partNumbers } }, options);
+  }
+
+  /** `GET /v1/uploads/{id}`: the upload's state and the parts S3 already holds. */
+  getUpload(id: string, options?: CallOptions): Promise<UploadStatus> {
+    return this.call(getUploadRoute, { params: { id } }, options);
+  }
+
+  /** `POST /v1/uploads/{id}/complete`; `parts` (optional) are checked against what S3 holds. */
+  completeUpload(id: string, parts?: readonly CompletedPart[], options?: CallOptions): Promise<ApiFile> {
+    return this.call(completeUploadRoute, { params: { id }, body: parts ? { parts } : {} }, options);
+  }
+
+  /** `DELETE /v1/uploads/{id}`: S3 drops every stored part. */
+  async abortUpload(id: string, options?: CallOptions): Promise<void> {
+    await this.call(abortUploadRoute, { params: { id } }, options);
+  }
+
+  /** `GET /v1/files`: one page, newest first. */
+  listFiles(input: ListFilesInput = {}, options?: CallOptions): Promise<FilePage> {
+    return this.call(listFilesRoute, { query: { ...input } }, options);
+  }
+
+  /** Every file, page after page. */
+  async *iterateFiles(input: Omit<ListFilesInput, 'cursor'> = {}, options?: CallOptions) {
+    let cursor: string | undefined;
+    do {
+      const page = await this.listFiles({ ...input, cursor }, options);
+      yield* page.items;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+  }
+
+  /** `GET /v1/files/{id}`: metadata and state. */
+  getFile(id: string, options?: CallOptions): Promise<ApiFile> {
+    return this.call(getFileRoute, { params: { id } }, options);
+  }
+
+  /** `GET /v1/files/{id}/download`: a presigned GET (5 minutes); only for `clean` files. */
+  getDownloadLink(id: string, options?: CallOptions): Promise<DownloadLink> {
+    return this.call(downloadFileRoute, { params: { id } }, options);
+  }
+
+  /** `DELETE /v1/files/{id}`. */
+  async deleteFile(id: string, options?: CallOptions): Promise<void> {
+    await this.call(deleteFileRoute, { params: { id } }, options);
+  }
+
+  /**
+   * Calls one route: retries network errors, 429 (after `Retry-After`) and 502/503/504 with jittered
+   * backoff; throws {@link CitadelProblemError} for every refusal and {@link CitadelResponseError} for a
+   * success body the contract does not allow.
+   */
+  async call<TP extends z.ZodType, TQ extends z.ZodType, TB extends z.ZodType, TR extends z.ZodType>(
+    route: RouteDefinition<TP, TQ, TB, TR>,
+    input: CallInput,
+    options: CallOptions = {},
+  ): Promise<z.output<TR>> {
+    const url = new URL(`${this.baseUrl}${expandPath(route.path, input.params)}`);
+    for (const [k, v] of Object.entries(input.query ?? {})) {
+      if (v !== undefined) url.searchParams.set(k, String(v));
+    }
+    const body = input.body === undefined ? undefined : JSON.stringify(input.body);
+    const signal = options.signal;
+    for (let attempt = 0; ; attempt++) {
+      signal?.throwIfAborted();
+      const headers: Record<string, string> = {
+        accept: `application/json, ${PROBLEM_CONTENT_TYPE}`,
+        authorization: `Bearer ${typeof this.token === 'function' ? await this.token() : this.token}`,
+      };
+      if (this.apiKey) headers['x-api-key'] = this.apiKey;
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const timeout = AbortSignal.timeout(this.timeoutMs);
+      let response: Response;
+      try {
+        response = await this.fetchImpl(url, {
+          method: route.method,
+          headers,
+          body,
+          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        });
+      } catch (error) {
+        // The caller's abort ends it; a timeout or a network failure is retried.
+        if (signal?.aborted) throw signal.reason;
+        if (attempt >= this.retry.retries) throw error;
+        await sleep(backoffDelay(attempt, this.retry), signal);
+        continue;
+      }
+      const requestId = response.headers.get(REQUEST_ID_HEADER) ?? undefined;
+      if (response.ok) return this.parseSuccess(route, response, requestId);
+      const error = await this.toProblem(response, requestId);
+      if (!RETRYABLE_STATUSES.has(response.status) || attempt >= this.retry.retries) throw error;
+      const waitMs =
+        error.retryAfterSeconds !== undefined
+          ? Math.min(this.retry.maxDelayMs, error.retryAfterSeconds * 1000) + Math.round(Math.random() * 100)
+          : backoffDelay(attempt, this.retry);
+      await sleep(waitMs, signal);
+    }
+  }
+
+  private async parseSuccess<TR extends z.ZodType>(
+    route: RouteDefinition<z.ZodType, z.ZodType, z.ZodType, TR>,
+    response: Response,
+    requestId: string | undefined,
+  ): Promise<z.output<TR>> {
+    const text = await response.text();
+    if (response.status === 204 || text === '') {
+      const parsed = route.response.schema.safeParse(undefined);
+      if (parsed.success) return parsed.data;
+      throw new CitadelResponseError(
+        `${route.operationId}: the API answered ${response.status} with no body`,
+        response.status,
+        requestId,
+      );
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (cause) {
+      throw new CitadelResponseError(
+        `${route.operationId}: the API answered ${response.status} with a body that is not JSON`,
+        response.status,
+        requestId,
+        { cause },
+      );
+    }
+    const parsed = route.response.schema.safeParse(json);
+    if (!parsed.success) {
+      throw new CitadelResponseError(
+        `${route.operationId}: the response does not match the contract (${parsed.error.issues
+          .slice(0, 3)
+          .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+          .join('; ')}); is the client older than the API?`,
+        response.status,
+        requestId,
+        { cause: parsed.error },
+      );
+    }
+    return parsed.data;
+  }
+
+  /** The response's problem document, or one made up from the status when the body is not one. */
+  private async toProblem(response: Response, requestId: string | undefined): Promise<CitadelProblemError> {
+    const retryAfterSeconds = parseRetryAfter(response.headers.get('retry-after'));
+    const text = await response.text().catch(() => '');
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    const problem: Problem = isProblem(body)
+      ? {
+          type: typeof body.type === 'string' ? body.type : 'about:blank',
+          title: body.title,
+          status: body.status,
+          detail: typeof body.detail === 'string' ? body.detail : '',
+          instance: typeof body.instance === 'string' ? body.instance : (requestId ?? ''),
+          ...(Array.isArray(body.errors) ? { errors: body.errors as FieldError[] } : {}),
+        }
+      : {
+          type: 'about:blank',
+          title: response.statusText || `HTTP ${response.status}`,
+          status: response.status,
+          detail: text.slice(0, 500) || `The API answered ${response.status} without a problem document.`,
+          instance: requestId ?? '',
+        };
+    return new CitadelProblemError(problem, { requestId, retryAfterSeconds });
+  }
+}
+
+/** Options of {@link clientCredentialsToken}. */
+export interface ClientCredentialsOptions {
+  /** The Cognito domain's `/oauth2/token` URL the API-client creation returned. */
+  readonly tokenEndpoint: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  /** e.g. `['citadel/files.read', 'citadel/files.write']`. @default every scope the client holds */
+  readonly scopes?: readonly string[];
+  readonly fetch?: typeof fetch;
+}
+
+/**
+ * A token source for machine clients: OAuth client credentials against the Cognito token endpoint, cached
+ * until a minute before the token expires.
+ */
+export function clientCredentialsToken(options: ClientCredentialsOptions): () => Promise<string> {
+  const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  let cached: { token: string; until: number } | undefined;
+  let pending: Promise<string> | undefined;
+  const refresh = async (): Promise<string> => {
+    const form = new URLSearchParams({ grant_type: 'client_credentials' });
+    if (options.scopes?.length) form.set('scope', options.scopes.join(' '));
+    const basic = btoa(`${options.clientId}:${options.clientSecret}`);
+    const response = await doFetch(options.tokenEndpoint, {
+      method: 'POST',
+      headers: { authorization: `Basic ${basic}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: form,
+    });
+    if (!response.ok) {
+      throw new Error(`The token endpoint refused the client credentials (${response.status}).`);
+    }
+    const json = (await response.json()) as { access_token?: string; expires_in?: number };
+    if (!json.access_token) throw new Error('The token endpoint returned no access_token.');
+    cached = { token: json.access_token, until: Date.now() + ((json.expires_in ?? 3600) - 60) * 1000 };
+    return json.access_token;
+  };
+  return async () => {
+    if (cached && cached.until > Date.now()) return cached.token;
+    pending ??= refresh().finally(() => {
+      pending = undefined;
+    });
+    return pending;
+  };
+}

@@ -1,0 +1,14 @@
+/**
+ * The Citadel client: typed API calls, resumable uploads and downloads (Node), the Uppy 6 helper (browsers)
+ * and the CLI's entry point. Browser bundles should import `./browser` instead: it leaves out the modules
+ * that need Node built-ins.
+ */
+
+export { EXIT as CLI_EXIT_CODES, main as runCli } from './cli';
+export * from './client';
+export * from './errors';
+export * from './resume-state';
+export * from './retry';
+export * from './transfer';
+export * from './upload';
+export * from './uppy';

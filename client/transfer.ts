@@ -1,0 +1,303 @@
+/**
+ * Node-only byte transfer against presigned S3 URLs: parts stream from disk with an explicit
+ * Content-Length (the URL signs it), downloads stream to disk. Memory stays constant whatever the size.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { basename, dirname, join } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FileChangedError, StorageRequestError } from './errors';
+
+export type AnyAgent = http.Agent | https.Agent;
+
+/** Keep-alive agents for `url`'s protocol, sized for `sockets` parallel requests. */
+export function agentFor(url: string, sockets: number): AnyAgent {
+  const options = { keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets };
+  return url.startsWith('https:') ? new https.Agent(options) : new http.Agent(options);
+}
+
+/**
+ * A shared bandwidth cap (bytes per second) across every part in flight: each chunk reserves its share of
+ * the timeline and waits for its slot.
+ */
+export class RateLimiter {
+  private next = 0;
+  constructor(readonly bytesPerSecond: number) {
+    if (!(bytesPerSecond > 0)) throw new RangeError('the rate limit must be a positive number of bytes/s');
+  }
+
+  /** A pass-through stream that holds each chunk until the limiter lets it through. */
+  stream(): Transform {
+    return new Transform({
+      transform: (chunk: Buffer, _encoding, done: TransformCallback) => {
+        const now = Date.now();
+        const at = Math.max(now, this.next);
+        this.next = at + (chunk.length / this.bytesPerSecond) * 1000;
+        const wait = at - now;
+        if (wait <= 0) done(null, chunk);
+        else setTimeout(() => done(null, chunk), wait);
+      },
+    });
+  }
+}
+
+/** Parses `1048576`, `512k`, `8MiB`, `1.5GB`, `3GiB` (binary units; `k`/`KB` are 1024 too). */
+export function parseByteSize(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?$/i.exec(text.trim());
+  if (!m) throw new RangeError(`not a size: "${text}" (e.g. 512k, 8MiB, 3GiB)`);
+  const power = ['', 'k', 'm', 'g', 't'].indexOf((m[2] ?? '').toLowerCase());
+  return Math.round(Number(m[1]) * 1024 ** power);
+}
+
+interface S3ErrorBody {
+  code?: string;
+  message?: string;
+  requestId?: string;
+}
+
+/** The few fields of S3's XML error document a client reports. */
+export function parseS3Error(xml: string): S3ErrorBody {
+  const field = (name: string) => new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml)?.[1];
+  return { code: field('Code'), message: field('Message'), requestId: field('RequestId') };
+}
+
+const readSmallBody = (res: IncomingMessage, limit = 64 * 1024): Promise<string> =>
+  new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (c: Buffer) => {
+      if (size < limit) chunks.push(c);
+      size += c.length;
+    });
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+
+export interface PutPartInput {
+  /** A presigned UploadPart URL, signed for exactly `length` bytes. */
+  readonly url: string;
+  readonly path: string;
+  /** Byte offset of the part in the file. */
+  readonly start: number;
+  readonly length: number;
+  readonly partNumber: number;
+  readonly agent?: AnyAgent;
+  readonly signal?: AbortSignal;
+  /** Called with each chunk's size as it is read from disk. */
+  readonly onBytes?: (bytes: number) => void;
+  readonly limiter?: RateLimiter;
+  /** No byte moving for this long fails the attempt. @default 120000 */
+  readonly idleTimeoutMs?: number;
+}
+
+/**
+ * PUTs one part: `fs.createReadStream({start, end})` piped into an `http(s).request` with an explicit
+ * Content-Length. Resolves with S3's ETag. A refusal is a {@link StorageRequestError} naming S3's code; a
+ * file that no longer has the bytes is a {@link FileChangedError}.
+ */
+export function putPart(input: PutPartInput): Promise<string> {
+  const url = new URL(input.url);
+  const transport = url.protocol === 'https:' ? https : http;
+  return new Promise<string>((resolve, reject) => {
+    let settled = false;
+    const settle = (error: Error | undefined, etag?: string) => {
+      if (settled) return;
+      settled = true;
+      if (error) reject(error);
+      else resolve(etag as string);
+    };
+    const req = transport.request(url, {
+      method: 'PUT',
+      agent: input.agent,
+      signal: input.signal,
+      headers: { 'content-length': String(input.length) },
+    });
+    const file = createReadStream(input.path, {
+      start: input.start,
+      end: input.start + input.length - 1,
+      highWaterMark: 256 * 1024,
+    });
+    let read = 0;
+    file.on('data', (chunk) => {
+      read += chunk.length;
+      input.onBytes?.(chunk.length);
+    });
+    file.on('end', () => {
+      if (read !== input.length) {
+        const error = new FileChangedError(
+          `${input.path} changed while uploading: part ${input.partNumber} should have ${input.length} bytes from offset ${input.start}, the file had ${read}. Start the upload again.`,
+        );
+        settle(error);
+        req.destroy(error);
+      }
+    });
+    file.on('error', (error) => {
+      settle(error);
+      req.destroy(error);
+    });
+    req.setTimeout(input.idleTimeoutMs ?? 120_000, () =>
+      req.destroy(
+        Object.assign(new Error(`part ${input.partNumber}: no progress, timed out`), { code: 'ETIMEDOUT' }),
+      ),
+    );
+    req.on('response', async (res) => {
+      const status = res.statusCode ?? 0;
+      const text = await readSmallBody(res);
+      if (status >= 200 && status < 300) {
+        const etag = res.headers.etag;
+        if (!etag)
+          return settle(
+            new StorageRequestError(
+              `part ${input.partNumber}: S3 returned no ETag`,
+              status,
+              undefined,
+              undefined,
+              undefined,
+            ),
+          );
+        return settle(undefined, etag);
+      }
+      // S3 answered before reading the whole body (e.g. a 403): stop sending it.
+      file.destroy();
+      const s3 = parseS3Error(text);
+      settle(
+        new StorageRequestError(
+          describePartRefusal(input, status, s3),
+          status,
+          s3.code,
+          s3.message,
+          s3.requestId ?? (res.headers['x-amz-request-id'] as string | undefined),
+        ),
+      );
+      req.destroy();
+    });
+    req.on('error', (error) => settle(error));
+    const throttle = input.limiter?.stream();
+    // pipe() never closes its source: when the request ends early (refused, aborted, failed), close the file.
+    req.on('close', () => {
+      throttle?.destroy();
+      if (!file.destroyed) file.destroy();
+    });
+    if (throttle) file.pipe(throttle).pipe(req);
+    else file.pipe(req);
+  });
+}
+
+function describePartRefusal(input: PutPartInput, status: number, s3: S3ErrorBody): string {
+  const what = `S3 refused part ${input.partNumber} (${status}${s3.code ? ` ${s3.code}` : ''}${s3.message ? `: ${s3.message}` : ''})`;
+  if (s3.code === 'SignatureDoesNotMatch') {
+    return `${what}. The URL is signed for exactly the part's size; this request sent ${input.length} bytes. Either the URL was altered, or the body is not the size the API signed it for.`;
+  }
+  if (s3.code === 'AccessDenied' && /expired/i.test(s3.message ?? '')) {
+    return `${what}. The presigned URL expired; ask the API to sign the part again.`;
+  }
+  if (s3.code === 'NoSuchUpload')
+    return `${what}. The multipart upload no longer exists (aborted or expired).`;
+  return `${what}.`;
+}
+
+/** Whether a failed part attempt is worth retrying as is (network trouble, S3 throttling or 5xx). */
+export function isTransientTransferError(error: unknown): boolean {
+  if (error instanceof StorageRequestError) {
+    return (
+      error.status >= 500 ||
+      error.status === 429 ||
+      error.code === 'RequestTimeout' ||
+      error.code === 'SlowDown' ||
+      error.code === 'IncompleteBody'
+    );
+  }
+  if (error instanceof FileChangedError) return false;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return (
+    (typeof code === 'string' &&
+      [
+        'ECONNRESET',
+        'ECONNREFUSED',
+        'EPIPE',
+        'ETIMEDOUT',
+        'EAI_AGAIN',
+        'ENOTFOUND',
+        'ENETUNREACH',
+        'EHOSTUNREACH',
+        'ECONNABORTED',
+        'UND_ERR_SOCKET',
+        'ERR_STREAM_PREMATURE_CLOSE',
+      ].includes(code)) ||
+    (error as Error | undefined)?.message === 'socket hang up'
+  );
+}
+
+export interface DownloadToFileResult {
+  readonly path: string;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+/**
+ * Streams a GET of `url` into `destPath`: the bytes go to a temporary file next to it, which is renamed into
+ * place only once the whole body arrived (with `expectedBytes` when given); on any failure it is removed.
+ */
+export async function downloadToFile(
+  url: string,
+  destPath: string,
+  options: { expectedBytes?: number; expectedSha256?: string | null; signal?: AbortSignal } = {},
+): Promise<DownloadToFileResult> {
+  const target = new URL(url);
+  const transport = target.protocol === 'https:' ? https : http;
+  const temp = join(dirname(destPath), `.${basename(destPath)}.${process.pid}.${Date.now()}.citadel-part`);
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = transport.get(target, { signal: options.signal }, resolve);
+    req.on('error', reject);
+  });
+  const status = res.statusCode ?? 0;
+  if (status !== 200) {
+    const s3 = parseS3Error(await readSmallBody(res));
+    throw new StorageRequestError(
+      `The download was refused (${status}${s3.code ? ` ${s3.code}` : ''}${s3.message ? `: ${s3.message}` : ''}).`,
+      status,
+      s3.code,
+      s3.message,
+      s3.requestId,
+    );
+  }
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const count = new Transform({
+    transform(chunk: Buffer, _e, done) {
+      bytes += chunk.length;
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(res, count, createWriteStream(temp, { mode: 0o600 }), { signal: options.signal });
+    if (options.expectedBytes !== undefined && bytes !== options.expectedBytes) {
+      throw new FileChangedError(`The download ended after ${bytes} of ${options.expectedBytes} bytes.`);
+    }
+    const sha256 = hash.digest('hex');
+    if (options.expectedSha256 && options.expectedSha256 !== sha256) {
+      throw new FileChangedError(
+        `The downloaded bytes do not match the SHA-256 declared at upload (${options.expectedSha256}); got ${sha256}.`,
+      );
+    }
+    await rename(temp, destPath);
+    return { path: destPath, bytes, sha256 };
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+}
+
+/** SHA-256 of a file, streamed (constant memory). */
+export async function sha256File(path: string, signal?: AbortSignal): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024, signal })) {
+    hash.update(chunk as Buffer);
+  }
+  return hash.digest('hex');
+}

@@ -1,0 +1,666 @@
+/**
+ * Node-only resumable uploads (3 GB and more) and streaming downloads.
+ *
+ * `uploadFile` declares the file, signs part URLs ahead in batches, streams each part straight from disk to
+ * S3 (constant memory), retries and re-signs per part, completes, and optionally waits for the scan verdict.
+ * A resume record on disk lets a new process continue an interrupted upload of the same unchanged file.
+ */
+import { realpath, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { fileTypeFromFile } from 'file-type';
+import {
+  MAX_PARTS_PER_CALL,
+  PART_URL_SECONDS,
+  partBytes,
+  partCountFor,
+  partSizeFor,
+} from '../contract/api/uploads';
+import type { ApiFile, CitadelClient } from './client';
+import { CitadelProblemError, ScanTimeoutError, StorageRequestError, UploadGoneError } from './errors';
+import { type FileIdentity, type ResumeRecord, ResumeStore } from './resume-state';
+import { backoffDelay, sleep } from './retry';
+import {
+  type AnyAgent,
+  agentFor,
+  type DownloadToFileResult,
+  downloadToFile,
+  isTransientTransferError,
+  putPart,
+  RateLimiter,
+  sha256File,
+} from './transfer';
+
+/** States a file reaches once the upload is complete. */
+export const COMPLETED_STATES: ReadonlySet<string> = new Set([
+  'scanning',
+  'clean',
+  'infected',
+  'rejected',
+  'scan_failed',
+]);
+
+export interface UploadProgress {
+  readonly bytesUploaded: number;
+  readonly bytesTotal: number;
+  readonly partsDone: number;
+  readonly partsTotal: number;
+  /** Parts S3 already held when a resumed upload started. */
+  readonly partsSkipped: number;
+}
+
+/** What the uploader is doing, for logs and UIs. */
+export type UploadEvent =
+  | { readonly type: 'hashing'; readonly path: string }
+  | {
+      readonly type: 'created';
+      readonly id: string;
+      readonly partSize: number;
+      readonly partCount: number;
+    }
+  | {
+      readonly type: 'resumed';
+      readonly id: string;
+      readonly partsHeld: number;
+      readonly partCount: number;
+    }
+  | { readonly type: 'restarted'; readonly previousId: string; readonly reason: string }
+  | { readonly type: 'signed'; readonly id: string; readonly partNumbers: readonly number[] }
+  | {
+      readonly type: 'part-uploaded';
+      readonly partNumber: number;
+      readonly bytes: number;
+      readonly etag: string;
+    }
+  | {
+      readonly type: 'part-retry';
+      readonly partNumber: number;
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly reason: string;
+    }
+  | { readonly type: 'part-resigned'; readonly partNumber: number; readonly reason: string }
+  | { readonly type: 'completed'; readonly file: ApiFile }
+  | { readonly type: 'aborted'; readonly id: string; readonly kept: boolean }
+  | { readonly type: 'scan-state'; readonly id: string; readonly state: string };
+
+export interface UploadFileOptions {
+  /** Display name sent to the API. @default the file's base name */
+  readonly filename?: string;
+  /** Declared media type. @default sniffed from the first bytes (file-type), else application/octet-stream */
+  readonly contentType?: string;
+  /** Parts in flight at once. @default 4 */
+  readonly concurrency?: number;
+  /** `true`: hash the file first (one streaming pass) and declare its SHA-256; or give the hex digest. */
+  readonly sha256?: boolean | string;
+  /** Where resume records live. @default ~/.citadel/uploads */
+  readonly stateDir?: string;
+  /** Resume an interrupted upload of the same unchanged file, and record this one. @default true */
+  readonly resume?: boolean;
+  readonly signal?: AbortSignal;
+  /** On abort, keep the upload (and its resume record) instead of deleting it. @default false */
+  readonly keepOnAbort?: boolean;
+  readonly onProgress?: (progress: UploadProgress) => void;
+  readonly onEvent?: (event: UploadEvent) => void;
+  /** After completing, poll until the scan verdict (not `scanning`). @default false */
+  readonly waitForScan?: boolean;
+  /** Longest wait for the verdict. @default 15 minutes */
+  readonly scanTimeoutMs?: number;
+  /** Retries of one part after network errors, throttling or 5xx. @default 5 */
+  readonly partRetries?: number;
+  /** Part URLs asked for per call (signed ahead of use). @default enough for ~1 GiB, at most 500 */
+  readonly signBatchSize?: number;
+  /** Overall bandwidth cap in bytes per second. @default unlimited */
+  readonly rateLimitBytesPerSecond?: number;
+}
+
+export interface UploadFileResult {
+  readonly file: ApiFile;
+  readonly id: string;
+  /** The upload continued one an earlier process started. */
+  readonly resumed: boolean;
+  /** Times the uploader started over because the server no longer knew the upload. */
+  readonly restarts: number;
+  readonly partsUploaded: readonly number[];
+  readonly partsSkipped: readonly number[];
+  readonly bytesSent: number;
+  readonly seconds: number;
+}
+
+/** Re-sign a cached URL this long before it expires. */
+const EXPIRY_MARGIN_MS = 60_000;
+const MAX_RESIGNS_PER_PART = 3;
+const MAX_RESTARTS = 2;
+
+interface SignedUrl {
+  readonly url: string;
+  readonly size: number;
+  readonly expires: number;
+}
+
+/** Signs part URLs ahead of use in batches, caches them by part number until shortly before they expire. */
+class PartSigner {
+  private readonly cache = new Map<number, SignedUrl>();
+  private readonly inflight = new Map<number, Promise<void>>();
+
+  constructor(
+    private readonly client: CitadelClient,
+    private readonly id: string,
+    private readonly batchSize: number,
+    /** Parts not yet started, in the order the workers will take them. */
+    private readonly upcoming: () => readonly number[],
+    private readonly signal: AbortSignal,
+    private readonly onSigned: (partNumbers: readonly number[]) => void,
+  ) {}
+
+  private valid(n: number): SignedUrl | undefined {
+    const hit = this.cache.get(n);
+    return hit && hit.expires - EXPIRY_MARGIN_MS > Date.now() ? hit : undefined;
+  }
+
+  async get(n: number): Promise<SignedUrl> {
+    for (let round = 0; round < 4; round++) {
+      const hit = this.valid(n);
+      if (hit) return hit;
+      const pending = this.inflight.get(n);
+      if (pending) {
+        await pending;
+        continue;
+      }
+      const batch = [n];
+      for (const m of this.upcoming()) {
+        if (batch.length >= this.batchSize) break;
+        if (m !== n && !this.inflight.has(m) && !this.valid(m)) batch.push(m);
+      }
+      const call = this.sign(batch);
+      for (const m of batch) this.inflight.set(m, call);
+      try {
+        await call;
+      } finally {
+        for (const m of batch) if (this.inflight.get(m) === call) this.inflight.delete(m);
+      }
+    }
+    throw new Error(`could not obtain a usable URL for part ${n}`);
+  }
+
+  invalidate(n: number): void {
+    this.cache.delete(n);
+  }
+
+  private async sign(partNumbers: number[]): Promise<void> {
+    const asked = Date.now();
+    const signed = await this.client.signParts(this.id, partNumbers, { signal: this.signal });
+    // Trust the server's expiry, but never beyond what URLs can live measured on our own clock.
+    const expires = Math.min(Date.parse(signed.expiresAt), asked + PART_URL_SECONDS * 1000);
+    for (const p of signed.parts) this.cache.set(p.partNumber, { url: p.url, size: p.size, expires });
+    this.onSigned(partNumbers);
+  }
+}
+
+interface Session {
+  readonly id: string;
+  readonly uploadId: string;
+  readonly partSize: number;
+  readonly partCount: number;
+  /** Part number → ETag of parts S3 holds with the right size. */
+  readonly held: Map<number, string>;
+}
+
+/** The declared media type: the first bytes' signature (file-type), else application/octet-stream. */
+export async function detectContentType(path: string): Promise<string> {
+  return (await fileTypeFromFile(path))?.mime ?? 'application/octet-stream';
+}
+
+/**
+ * Polls `GET /v1/files/{id}` with backoff until the file leaves `scanning`; throws {@link ScanTimeoutError}
+ * after `timeoutMs`.
+ */
+export async function waitForScan(
+  client: CitadelClient,
+  id: string,
+  options: {
+    timeoutMs?: number;
+    signal?: AbortSignal;
+    onState?: (state: string) => void;
+  } = {},
+): Promise<ApiFile> {
+  const timeoutMs = options.timeoutMs ?? 15 * 60_000;
+  const started = Date.now();
+  let delay = 250;
+  for (;;) {
+    const file = await client.getFile(id, { signal: options.signal });
+    options.onState?.(file.state);
+    if (file.state !== 'scanning' && file.state !== 'uploading') return file;
+    const waited = Date.now() - started;
+    if (waited + delay > timeoutMs) throw new ScanTimeoutError(id, file.state, waited);
+    await sleep(delay, options.signal);
+    delay = Math.min(10_000, Math.round(delay * 1.6));
+  }
+}
+
+/**
+ * Uploads a file of any size (3 GB and more) with constant memory; see {@link UploadFileOptions}.
+ * Resolves once the upload is complete (and, with `waitForScan`, once the verdict is in).
+ */
+export async function uploadFile(
+  client: CitadelClient,
+  path: string,
+  options: UploadFileOptions = {},
+): Promise<UploadFileResult> {
+  const started = Date.now();
+  const abs = await realpath(resolve(path));
+  const info = await stat(abs);
+  if (!info.isFile()) throw new TypeError(`${path} is not a regular file`);
+  if (info.size === 0) throw new RangeError(`${path} is empty; Citadel stores files of at least 1 byte`);
+  const size = info.size;
+  const identity: FileIdentity = { baseUrl: client.baseUrl, path: abs, size, mtimeMs: info.mtimeMs };
+  const store = options.resume === false ? undefined : new ResumeStore(options.stateDir);
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
+  const emit = (event: UploadEvent) => options.onEvent?.(event);
+  const userSignal = options.signal;
+  const limiter = options.rateLimitBytesPerSecond
+    ? new RateLimiter(options.rateLimitBytesPerSecond)
+    : undefined;
+  const filename = options.filename ?? basename(abs);
+
+  let session: Session | undefined;
+  let resumed = false;
+  let restarts = 0;
+  let partsUploaded: number[] = [];
+  let partsSkipped: number[] = [];
+  let bytesSent = 0;
+  let agent: AnyAgent | undefined;
+  let completed = false;
+
+  const gone = async (previousId: string, reason: string) => {
+    emit({ type: 'restarted', previousId, reason });
+    await store?.remove(identity);
+  };
+
+  /** The upload from the resume record, if the server still has it; `ApiFile` if it was completed already. */
+  const resumeFrom = async (record: ResumeRecord): Promise<Session | ApiFile | undefined> => {
+    let status: Awaited<ReturnType<CitadelClient['getUpload']>>;
+    try {
+      status = await client.getUpload(record.id, { signal: userSignal });
+    } catch (error) {
+      if (error instanceof CitadelProblemError && error.status === 404) {
+        await gone(record.id, 'the API no longer knows this upload');
+        return undefined;
+      }
+      throw error;
+    }
+    const { file } = status;
+    if (COMPLETED_STATES.has(file.state)) return file;
+    const same =
+      file.state === 'uploading' &&
+      status.uploadId === record.uploadId &&
+      status.partSize === record.partSize &&
+      status.partCount === record.partCount &&
+      file.size === size;
+    if (!same) {
+      await gone(record.id, `the upload is ${file.state}`);
+      return undefined;
+    }
+    if (Date.parse(record.expiresAt) <= Date.now()) {
+      await client.abortUpload(record.id, { signal: userSignal }).catch(() => undefined);
+      await gone(record.id, 'the upload expired (the bucket lifecycle aborts incomplete uploads)');
+      return undefined;
+    }
+    const held = new Map<number, string>();
+    for (const p of status.parts) {
+      if (p.partNumber <= record.partCount && p.size === partBytes(p.partNumber, size, record.partSize))
+        held.set(p.partNumber, p.etag);
+    }
+    emit({ type: 'resumed', id: record.id, partsHeld: held.size, partCount: record.partCount });
+    return {
+      id: record.id,
+      uploadId: record.uploadId,
+      partSize: record.partSize,
+      partCount: record.partCount,
+      held,
+    };
+  };
+
+  let declaredSha: string | undefined = typeof options.sha256 === 'string' ? options.sha256 : undefined;
+  let contentType = options.contentType;
+
+  const create = async (): Promise<Session> => {
+    contentType ??= await detectContentType(abs);
+    if (options.sha256 === true && declaredSha === undefined) {
+      emit({ type: 'hashing', path: abs });
+      declaredSha = await sha256File(abs, userSignal);
+    }
+    const created = await client.createUpload(
+      { filename, size, contentType, ...(declaredSha ? { sha256: declaredSha } : {}) },
+      { signal: userSignal },
+    );
+    const expected = partSizeFor(size);
+    if (created.partSize !== expected || created.partCount !== partCountFor(size, expected)) {
+      await client.abortUpload(created.id).catch(() => undefined);
+      throw new Error(
+        `The API chose ${created.partCount} parts of ${created.partSize} bytes; this client expects ${partCountFor(size, expected)} of ${expected}. The client and the API disagree on the contract: update the client.`,
+      );
+    }
+    await store?.save({
+      version: 1,
+      ...identity,
+      id: created.id,
+      uploadId: created.uploadId,
+      key: created.key,
+      partSize: created.partSize,
+      partCount: created.partCount,
+      filename,
+      contentType,
+      ...(declaredSha ? { sha256: declaredSha } : {}),
+      createdAt: new Date().toISOString(),
+      expiresAt: created.expiresAt,
+    });
+    emit({ type: 'created', id: created.id, partSize: created.partSize, partCount: created.partCount });
+    return {
+      id: created.id,
+      uploadId: created.uploadId,
+      partSize: created.partSize,
+      partCount: created.partCount,
+      held: new Map(),
+    };
+  };
+
+  /** Uploads `parts` of the session with `concurrency` workers; returns their ETags. */
+  const sendParts = async (s: Session, parts: readonly number[]): Promise<Map<number, string>> => {
+    const etags = new Map<number, string>();
+    if (parts.length === 0) return etags;
+    const inner = new AbortController();
+    const forward = () => inner.abort(userSignal?.reason);
+    userSignal?.addEventListener('abort', forward, { once: true });
+    if (userSignal?.aborted) forward();
+    let next = 0;
+    const signer = new PartSigner(
+      client,
+      s.id,
+      options.signBatchSize ??
+        Math.min(MAX_PARTS_PER_CALL, Math.max(concurrency * 2, Math.ceil(1024 ** 3 / s.partSize))),
+      () => parts.slice(next),
+      inner.signal,
+      (partNumbers) => emit({ type: 'signed', id: s.id, partNumbers }),
+    );
+    const progress = progressReporter(options.onProgress, size, s.partCount, s.held.size, (n) => {
+      bytesSent += n;
+    });
+    for (const [n] of s.held) progress.add(partBytes(n, size, s.partSize));
+
+    const one = async (n: number): Promise<string> => {
+      const length = partBytes(n, size, s.partSize);
+      const start = (n - 1) * s.partSize;
+      let retries = 0;
+      let resigns = 0;
+      for (;;) {
+        const signed = await signer.get(n);
+        if (signed.size !== length) {
+          throw new Error(
+            `The API signed part ${n} for ${signed.size} bytes; it has ${length}. The client and the API disagree on the contract.`,
+          );
+        }
+        agent ??= agentFor(signed.url, concurrency);
+        let sent = 0;
+        try {
+          return await putPart({
+            url: signed.url,
+            path: abs,
+            start,
+            length,
+            partNumber: n,
+            agent,
+            signal: inner.signal,
+            limiter,
+            onBytes: (b) => {
+              sent += b;
+              progress.add(b, b);
+            },
+          });
+        } catch (error) {
+          progress.add(-sent);
+          if (inner.signal.aborted) throw inner.signal.reason ?? error;
+          if (error instanceof StorageRequestError && error.code === 'NoSuchUpload') {
+            throw new UploadGoneError(s.id, 'S3 no longer knows the multipart upload (aborted or expired)');
+          }
+          if (
+            error instanceof StorageRequestError &&
+            error.status === 403 &&
+            resigns < MAX_RESIGNS_PER_PART
+          ) {
+            resigns++;
+            signer.invalidate(n);
+            emit({ type: 'part-resigned', partNumber: n, reason: error.s3Message ?? error.code ?? '403' });
+            continue;
+          }
+          if (isTransientTransferError(error) && retries < (options.partRetries ?? 5)) {
+            const delayMs = backoffDelay(retries, { baseDelayMs: 500, maxDelayMs: 30_000 });
+            retries++;
+            emit({ type: 'part-retry', partNumber: n, attempt: retries, delayMs, reason: String(error) });
+            await sleep(delayMs, inner.signal);
+            continue;
+          }
+          throw error;
+        }
+      }
+    };
+
+    const worker = async () => {
+      while (next < parts.length) {
+        inner.signal.throwIfAborted();
+        const n = parts[next++] as number;
+        const etag = await one(n);
+        etags.set(n, etag);
+        partsUploaded.push(n);
+        progress.partDone();
+        emit({ type: 'part-uploaded', partNumber: n, bytes: partBytes(n, size, s.partSize), etag });
+      }
+    };
+    try {
+      const results = await Promise.allSettled(
+        Array.from({ length: Math.min(concurrency, parts.length) }, () =>
+          worker().catch((error: unknown) => {
+            // One part failing for good stops the others; the first real error is reported.
+            if (!inner.signal.aborted) inner.abort(error);
+            throw error;
+          }),
+        ),
+      );
+      if (userSignal?.aborted) throw userSignal.reason;
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw inner.signal.reason ?? (failed as PromiseRejectedResult).reason;
+      return etags;
+    } finally {
+      userSignal?.removeEventListener('abort', forward);
+      progress.flush();
+    }
+  };
+
+  /** The server's view after a refused complete/sign: completed, gone, or still uploading. */
+  const recheck = async (s: Session) => {
+    try {
+      return await client.getUpload(s.id, { signal: userSignal });
+    } catch (error) {
+      if (error instanceof CitadelProblemError && error.status === 404)
+        throw new UploadGoneError(s.id, 'the API no longer knows this upload');
+      throw error;
+    }
+  };
+
+  const complete = async (s: Session): Promise<ApiFile> => {
+    const missing = Array.from({ length: s.partCount }, (_, i) => i + 1).filter((n) => !s.held.has(n));
+    partsSkipped = [...s.held.keys()].sort((a, b) => a - b);
+    try {
+      const fresh = await sendParts(s, missing);
+      for (const [n, etag] of fresh) s.held.set(n, etag);
+    } catch (error) {
+      if (error instanceof CitadelProblemError && (error.status === 409 || error.status === 404)) {
+        const status = await recheck(s);
+        if (COMPLETED_STATES.has(status.file.state)) return status.file;
+        if (status.file.state !== 'uploading')
+          throw new UploadGoneError(s.id, `the upload is ${status.file.state}`);
+      }
+      throw error;
+    }
+    for (let round = 0; ; round++) {
+      const parts = [...s.held].sort(([a], [b]) => a - b).map(([partNumber, etag]) => ({ partNumber, etag }));
+      try {
+        return await client.completeUpload(s.id, parts, { signal: userSignal });
+      } catch (error) {
+        if (!(error instanceof CitadelProblemError) || ![400, 409].includes(error.status) || round >= 2)
+          throw error;
+        const status = await recheck(s);
+        if (COMPLETED_STATES.has(status.file.state)) return status.file;
+        if (status.file.state !== 'uploading')
+          throw new UploadGoneError(s.id, `the upload is ${status.file.state}`);
+        // Still uploading: S3 lacks a part (or holds a different one); send those again, then complete.
+        const stored = new Map(status.parts.map((p) => [p.partNumber, p]));
+        const redo = Array.from({ length: s.partCount }, (_, i) => i + 1).filter((n) => {
+          const p = stored.get(n);
+          return (
+            !p ||
+            p.size !== partBytes(n, size, s.partSize) ||
+            p.etag.replace(/"/g, '') !== s.held.get(n)?.replace(/"/g, '')
+          );
+        });
+        if (redo.length === 0) throw error;
+        for (const n of redo) s.held.delete(n);
+        const fresh = await sendParts(s, redo);
+        for (const [n, etag] of fresh) s.held.set(n, etag);
+      }
+    }
+  };
+
+  try {
+    let file: ApiFile | undefined;
+    const record = store ? await store.load(identity) : undefined;
+    if (record) {
+      const found = await resumeFrom(record);
+      if (found && 'held' in found) {
+        session = found;
+        resumed = true;
+      } else if (found) {
+        file = found;
+        resumed = true;
+        await store?.remove(identity);
+      }
+    }
+    while (!file) {
+      session ??= await create();
+      try {
+        file = await complete(session);
+      } catch (error) {
+        if (!(error instanceof UploadGoneError) || restarts >= MAX_RESTARTS || userSignal?.aborted)
+          throw error;
+        restarts++;
+        await gone(session.id, error.reason);
+        session = undefined;
+        resumed = false;
+        partsUploaded = [];
+      }
+    }
+    completed = true;
+    await store?.remove(identity);
+    emit({ type: 'completed', file });
+    if (options.waitForScan) {
+      file = await waitForScan(client, file.id, {
+        timeoutMs: options.scanTimeoutMs,
+        signal: userSignal,
+        onState: (state) => emit({ type: 'scan-state', id: (file as ApiFile).id, state }),
+      });
+    }
+    return {
+      file,
+      id: file.id,
+      resumed,
+      restarts,
+      partsUploaded: [...partsUploaded].sort((a, b) => a - b),
+      partsSkipped,
+      bytesSent,
+      seconds: (Date.now() - started) / 1000,
+    };
+  } catch (error) {
+    if (userSignal?.aborted && session && !completed) {
+      if (options.keepOnAbort) {
+        emit({ type: 'aborted', id: session.id, kept: true });
+      } else {
+        // Best effort: the bucket lifecycle removes what this misses after a day.
+        await client.abortUpload(session.id).catch(() => undefined);
+        await store?.remove(identity);
+        emit({ type: 'aborted', id: session.id, kept: false });
+      }
+      throw userSignal.reason;
+    }
+    throw error;
+  } finally {
+    agent?.destroy();
+  }
+}
+
+/** Aggregates byte progress across parts and reports at most every 100 ms (and on every part). */
+function progressReporter(
+  onProgress: ((p: UploadProgress) => void) | undefined,
+  bytesTotal: number,
+  partsTotal: number,
+  partsSkipped: number,
+  onSent: (bytes: number) => void,
+) {
+  let bytes = 0;
+  let partsDone = partsSkipped;
+  let last = 0;
+  const report = (force: boolean) => {
+    if (!onProgress) return;
+    const now = Date.now();
+    if (!force && now - last < 100) return;
+    last = now;
+    onProgress({ bytesUploaded: bytes, bytesTotal, partsDone, partsTotal, partsSkipped });
+  };
+  return {
+    /** `delta` counts towards progress (negative when a failed attempt is rolled back); `sent` went out. */
+    add(delta: number, sent = 0) {
+      bytes += delta;
+      if (sent) onSent(sent);
+      report(false);
+    },
+    partDone() {
+      partsDone++;
+      report(true);
+    },
+    flush: () => report(true),
+  };
+}
+
+export interface DownloadFileOptions {
+  readonly signal?: AbortSignal;
+}
+
+export interface DownloadFileResult extends DownloadToFileResult {
+  readonly file: ApiFile;
+}
+
+/**
+ * Downloads a clean file to `destPath` (a directory means "under the file's own name there"), streaming to
+ * a temporary file that is renamed into place only when every byte arrived and, when the upload declared a
+ * SHA-256, matched it.
+ */
+export async function downloadFile(
+  client: CitadelClient,
+  id: string,
+  destPath: string,
+  options: DownloadFileOptions = {},
+): Promise<DownloadFileResult> {
+  const file = await client.getFile(id, options);
+  const link = await client.getDownloadLink(id, options);
+  let target = resolve(destPath);
+  const existing = await stat(target).catch(() => undefined);
+  if (existing?.isDirectory()) target = join(target, safeName(link.filename));
+  const result = await downloadToFile(link.url, target, {
+    expectedBytes: file.size,
+    expectedSha256: file.sha256,
+    signal: options.signal,
+  });
+  return { ...result, file };
+}
+
+/** A file name safe to create locally from a server-provided display name. */
+export const safeName = (name: string): string =>
+  basename(name.replace(/[\\/]/g, '_')).replace(/^\.+/, '_') || 'download';

@@ -1,0 +1,264 @@
+/**
+ * CitadelClient's HTTP behaviour against a scripted server: what it retries (network errors, 429 with
+ * Retry-After, 502/503/504) and what it never retries (other 4xx), the problem documents it raises, the
+ * headers it sends and how it validates responses with the contract.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { CitadelClient } from '../../client/client';
+import { CitadelProblemError, CitadelResponseError } from '../../client/errors';
+import { backoffDelay, parseRetryAfter } from '../../client/retry';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
+
+let server: Server;
+let url: string;
+let script: Handler[] = [];
+const seen: Array<{
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+  at: number;
+}> = [];
+
+const file = {
+  id: randomUUID(),
+  ownerId: 'alice',
+  filename: 'a.pdf',
+  contentType: 'application/pdf',
+  size: 10,
+  sha256: null,
+  state: 'clean',
+  createdAt: '2026-01-01T00:00:00.000Z',
+  updatedAt: '2026-01-01T00:00:00.000Z',
+  completedAt: '2026-01-01T00:00:00.000Z',
+  scannedAt: '2026-01-01T00:00:01.000Z',
+};
+
+const json =
+  (status: number, body: unknown, headers: Record<string, string> = {}): Handler =>
+  (_, res) => {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(JSON.stringify(body));
+  };
+const problem = (
+  status: number,
+  kind: string,
+  detail: string,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Handler => {
+  const requestId = randomUUID();
+  return (_, res) => {
+    res.writeHead(status, {
+      'content-type': 'application/problem+json',
+      'x-request-id': requestId,
+      ...headers,
+    });
+    res.end(
+      JSON.stringify({
+        type: `urn:citadel:problem:${kind}`,
+        title: kind,
+        status,
+        detail,
+        instance: requestId,
+        ...extra,
+      }),
+    );
+  };
+};
+const hangUp: Handler = (req) => req.socket.destroy();
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
+    req.on('end', () => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, at: Date.now() });
+      const next = script.shift();
+      if (next) next(req, res, body);
+      else json(500, { error: 'unscripted request' })(req, res, body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+beforeEach(() => {
+  script = [];
+  seen.length = 0;
+});
+
+const fastClient = (extra: Partial<ConstructorParameters<typeof CitadelClient>[0]> = {}) =>
+  new CitadelClient({
+    baseUrl: `${url}/`,
+    token: 'tok',
+    retry: { retries: 3, baseDelayMs: 5, maxDelayMs: 50 },
+    ...extra,
+  });
+
+describe('retries', () => {
+  it('retries 502, 503 and 504 with backoff, then returns the validated body', async () => {
+    script = [
+      problem(502, 'bad-gateway', 'x'),
+      problem(503, 'service-unavailable', 'db'),
+      problem(504, 'gateway-timeout', 'slow'),
+      json(200, file),
+    ];
+
+    const got = await fastClient().getFile(file.id);
+
+    expect(got).toEqual(file);
+    expect(seen).toHaveLength(4);
+  });
+
+  it('honours Retry-After on 429', async () => {
+    script = [problem(429, 'too-many-requests', 'slow down', {}, { 'Retry-After': '1' }), json(200, file)];
+
+    await fastClient({ retry: { retries: 2, baseDelayMs: 5, maxDelayMs: 5000 } }).getFile(file.id);
+
+    expect(seen).toHaveLength(2);
+    expect((seen[1]?.at ?? 0) - (seen[0]?.at ?? 0)).toBeGreaterThanOrEqual(990);
+  });
+
+  it('retries network errors (connection dropped)', async () => {
+    script = [hangUp, hangUp, json(200, file)];
+
+    await expect(fastClient().getFile(file.id)).resolves.toEqual(file);
+    expect(seen).toHaveLength(3);
+  });
+
+  it.each([400, 401, 403, 404, 409, 413])('never retries %i', async (status) => {
+    script = [problem(status, 'x', 'no'), json(200, file)];
+
+    await expect(fastClient().getFile(file.id)).rejects.toMatchObject({ status });
+    expect(seen).toHaveLength(1);
+  });
+
+  it('gives up after the configured retries with the last problem', async () => {
+    script = Array.from({ length: 5 }, () => problem(503, 'service-unavailable', 'still down'));
+
+    await expect(fastClient().getFile(file.id)).rejects.toMatchObject({ status: 503, detail: 'still down' });
+    expect(seen).toHaveLength(4);
+  });
+
+  it('stops when the caller aborts, even between retries', async () => {
+    script = Array.from({ length: 5 }, () =>
+      problem(503, 'service-unavailable', 'down', {}, { 'Retry-After': '30' }),
+    );
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+
+    await expect(
+      fastClient({ retry: { retries: 3, maxDelayMs: 60_000 } }).getFile(file.id, {
+        signal: controller.signal,
+      }),
+    ).rejects.toMatchObject({ name: 'AbortError' });
+    expect(seen).toHaveLength(1);
+  });
+
+  it('jitters the backoff between half and all of a doubling ceiling, capped', () => {
+    expect(backoffDelay(0, { baseDelayMs: 100 }, () => 0)).toBe(50);
+    expect(backoffDelay(0, { baseDelayMs: 100 }, () => 1)).toBe(100);
+    expect(backoffDelay(3, { baseDelayMs: 100 }, () => 1)).toBe(800);
+    expect(backoffDelay(20, { baseDelayMs: 100, maxDelayMs: 1000 }, () => 1)).toBe(1000);
+    expect(parseRetryAfter('7')).toBe(7);
+    expect(parseRetryAfter(new Date(Date.now() + 3000).toUTCString())).toBeGreaterThanOrEqual(2);
+    expect(parseRetryAfter('soon')).toBeUndefined();
+  });
+});
+
+describe('problems and responses', () => {
+  it('raises CitadelProblemError carrying the whole problem document', async () => {
+    const errors = [{ in: 'body', path: 'size', message: 'must be at most 10 bytes' }];
+    script = [problem(400, 'validation', '1 field failed validation; see errors.', { errors })];
+
+    const error = (await fastClient()
+      .createUpload({ filename: 'a', size: 11, contentType: 'application/pdf' })
+      .catch((e) => e)) as CitadelProblemError;
+
+    expect(error).toBeInstanceOf(CitadelProblemError);
+    expect(error).toMatchObject({
+      status: 400,
+      type: 'urn:citadel:problem:validation',
+      title: 'validation',
+      detail: '1 field failed validation; see errors.',
+      errors,
+    });
+    expect(error.instance).toMatch(/^[0-9a-f-]{36}$/);
+    expect(error.requestId).toBe(error.instance);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('makes a problem out of a non-problem error body (an HTML 502 from a proxy)', async () => {
+    script = [
+      (_, res) => {
+        res.writeHead(400, { 'content-type': 'text/html' });
+        res.end('<html>bad</html>');
+      },
+    ];
+
+    await expect(fastClient().getFile(file.id)).rejects.toMatchObject({
+      status: 400,
+      type: 'about:blank',
+      detail: '<html>bad</html>',
+    });
+  });
+
+  it('refuses a success body the contract does not allow', async () => {
+    script = [json(200, { ...file, state: 'teleported' })];
+
+    const error = await fastClient()
+      .getFile(file.id)
+      .catch((e) => e);
+
+    expect(error).toBeInstanceOf(CitadelResponseError);
+    expect(error.message).toMatch(/getFile: the response does not match the contract \(state:/);
+  });
+
+  it('sends the bearer token (from a function, per request), x-api-key, JSON, and encodes path parameters', async () => {
+    let calls = 0;
+    const client = fastClient({ token: async () => `t${++calls}`, apiKey: 'key-123' });
+    script = [
+      json(200, { parts: [], expiresAt: '2026-01-01T00:15:00.000Z' }),
+      (_, res) => {
+        res.writeHead(204);
+        res.end();
+      },
+    ];
+
+    await client.signParts('a/b', [1, 2]);
+    await client.abortUpload(file.id);
+
+    expect(seen[0]).toMatchObject({
+      method: 'POST',
+      url: '/v1/uploads/a%2Fb/parts',
+      body: '{"partNumbers":[1,2]}',
+      headers: { authorization: 'Bearer t1', 'x-api-key': 'key-123', 'content-type': 'application/json' },
+    });
+    expect(seen[1]).toMatchObject({
+      method: 'DELETE',
+      url: `/v1/uploads/${file.id}`,
+      headers: { authorization: 'Bearer t2' },
+    });
+  });
+
+  it('lists with query parameters and iterates every page', async () => {
+    const second = { ...file, id: randomUUID() };
+    script = [
+      json(200, { items: [file], nextCursor: 'abc' }),
+      json(200, { items: [second], nextCursor: null }),
+    ];
+
+    const all = [];
+    for await (const f of fastClient().iterateFiles({ limit: 1 })) all.push(f.id);
+
+    expect(all).toEqual([file.id, second.id]);
+    expect(seen.map((s) => s.url)).toEqual(['/v1/files?limit=1', '/v1/files?limit=1&cursor=abc']);
+  });
+});
