@@ -14,6 +14,8 @@ export const PART_URL_SECONDS = 900;
 export const DOWNLOAD_URL_SECONDS = 300;
 /** Largest batch of part URLs one call returns. */
 export const MAX_PARTS_PER_CALL = 500;
+/** Largest batch of part URLs the Uppy signing route returns in one call. */
+export const MAX_SIGN_BATCH = 100;
 
 /**
  * The part size for `size` bytes: at least 8 MiB, a multiple of 1 MiB, and large enough that the upload
@@ -150,6 +152,17 @@ export const signRequestBody = z.discriminatedUnion('operation', [
   z.strictObject({ operation: z.literal('create'), ...declaration }),
   z.strictObject({ operation: z.literal('put'), ...declaration }),
   z.strictObject({ operation: z.literal('part'), key: objectKeyField, uploadId: uploadIdField, partNumber }),
+  /** A batch of part URLs in one call (Uppy uploads a file's parts one after another: one call per part would meet the WAF limit). */
+  z.strictObject({
+    operation: z.literal('parts'),
+    key: objectKeyField,
+    uploadId: uploadIdField,
+    partNumbers: z
+      .array(partNumber)
+      .min(1)
+      .max(MAX_SIGN_BATCH)
+      .refine((p) => new Set(p).size === p.length, 'part numbers must not repeat'),
+  }),
   z.strictObject({ operation: z.literal('list'), key: objectKeyField, uploadId: uploadIdField }),
   z.strictObject({ operation: z.literal('complete'), key: objectKeyField, uploadId: uploadIdField }),
   z.strictObject({ operation: z.literal('abort'), key: objectKeyField, uploadId: uploadIdField }),
@@ -167,6 +180,10 @@ export const signedRequest = z.strictObject({
   fileId: z.uuid(),
   /** Part requests only: the exact Content-Length the URL is signed for. */
   size: z.number().int().positive().optional(),
+  /** `parts` only: every URL of the batch (`url` and `size` are the first one's). */
+  parts: z
+    .array(z.strictObject({ partNumber, url: z.string(), size: z.number().int().positive() }))
+    .optional(),
   expiresAt: z.iso.datetime(),
 });
 

@@ -77,6 +77,22 @@ export const handler = defineHandler(signUploadRequest, async ({ body, principal
             url: await presignPart(row.object_key, uploadId, body.partNumber, size),
           };
         }
+        case 'parts': {
+          const beyond = body.partNumbers.filter((n) => n > (row.part_count as number));
+          if (beyond.length > 0) {
+            throw new ValidationError([
+              { in: 'body', path: 'partNumbers', message: `this upload has ${row.part_count} parts` },
+            ]);
+          }
+          const parts = await Promise.all(
+            body.partNumbers.map(async (n) => {
+              const size = partBytes(n, Number(row.declared_size), Number(row.part_size));
+              return { partNumber: n, size, url: await presignPart(row.object_key, uploadId, n, size) };
+            }),
+          );
+          const [first] = parts as [(typeof parts)[number], ...typeof parts];
+          return { ...base, method: 'PUT' as const, url: first.url, size: first.size, parts };
+        }
         case 'list':
           return {
             ...base,

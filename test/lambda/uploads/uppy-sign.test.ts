@@ -129,6 +129,57 @@ describe('the Uppy 6 signing route', () => {
     expect((await alice('GET', `/v1/files/${id}/download`)).status).toBe(409);
   });
 
+  it('signs a batch of parts in one call, each for its exact size', async () => {
+    const bytes = pdfBytes(2 * MIN_PART_BYTES + 99, 8);
+    const create = await sign(alice, {
+      operation: 'create',
+      filename: 'batch.pdf',
+      size: bytes.length,
+      contentType: 'application/pdf',
+    });
+    const uploadId = xmlValue((await s3Request(create.body)).text, 'UploadId') as string;
+    const batch = await sign(alice, {
+      operation: 'parts',
+      key: create.body.key,
+      uploadId,
+      partNumbers: [3, 1, 2],
+    });
+    expect(batch.status).toBe(200);
+    const parts = batch.body.parts as Array<{ partNumber: number; url: string; size: number }>;
+    expect(parts.map((p) => [p.partNumber, p.size])).toEqual([
+      [3, 99],
+      [1, MIN_PART_BYTES],
+      [2, MIN_PART_BYTES],
+    ]);
+    const etags: Array<{ partNumber: number; etag: string }> = [];
+    for (const p of [...parts].sort((a, b) => a.partNumber - b.partNumber)) {
+      const put = await s3Request(
+        { ...batch.body, method: 'PUT', url: p.url },
+        bytes.subarray(
+          (p.partNumber - 1) * MIN_PART_BYTES,
+          Math.min(p.partNumber * MIN_PART_BYTES, bytes.length),
+        ),
+      );
+      expect(put.status).toBe(200);
+      etags.push({ partNumber: p.partNumber, etag: put.etag as string });
+    }
+    const complete = await sign(alice, { operation: 'complete', key: create.body.key, uploadId });
+    expect(
+      (await s3Request(complete.body, completeXml(etags), { 'content-type': 'application/xml' })).status,
+    ).toBe(200);
+    expect((await settled(env, alice, create.body.fileId)).body.state).toBe('clean');
+    expect(
+      (await sign(alice, { operation: 'parts', key: create.body.key, uploadId, partNumbers: [1] })).status,
+    ).toBe(409);
+    const tooMany = await sign(alice, {
+      operation: 'parts',
+      key: create.body.key,
+      uploadId,
+      partNumbers: Array.from({ length: 101 }, (_, i) => i + 1),
+    });
+    expect(tooMany.status).toBe(400);
+  });
+
   it('signs a single PUT only under one part, for the exact size and type', async () => {
     const bytes = pdfBytes(50_000, 5);
     const put = await sign(alice, {
