@@ -12,6 +12,8 @@ export const MAX_PART_BYTES = 5 * 1024 ** 3;
 export const PART_URL_SECONDS = 900;
 /** Presigned download URLs live this long. */
 export const DOWNLOAD_URL_SECONDS = 300;
+/** Incomplete multipart uploads live this long: the bucket's lifecycle rule aborts them after it. */
+export const UPLOAD_LIFETIME_DAYS = 1;
 /** Largest batch of part URLs one call returns. */
 export const MAX_PARTS_PER_CALL = 500;
 /** Largest batch of part URLs the Uppy signing route returns in one call. */

@@ -2,13 +2,26 @@ import { getUpload } from '../../contract/api/uploads';
 import { toApiFile } from '../files/repository';
 import { defineHandler } from '../shared/handler';
 import { listAllParts } from './multipart';
-import { ownedUpload } from './service';
+import { ownedUpload, resolveGoneUpload } from './service';
 
-/** `GET /v1/uploads/{id}`: the upload's state and, while it is uploading, the parts S3 already holds. */
+/**
+ * `GET /v1/uploads/{id}`: the upload's state and, while it is uploading, the parts S3 already holds. An
+ * upload S3 no longer knows is reconciled first, so a resuming client never signs parts for a dead upload.
+ */
 export const handler = defineHandler(getUpload, async ({ params, principal, requestId, sourceIp }) => {
-  const row = await ownedUpload({ principal, requestId, sourceIp }, params.id);
+  const caller = { principal, requestId, sourceIp };
+  let row = await ownedUpload(caller, params.id);
+  let parts =
+    row.state === 'uploading' && row.upload_id !== null
+      ? await listAllParts(row.object_key, row.upload_id)
+      : [];
+  if (parts === undefined) {
+    // S3 has no such upload any more: completed (adopt it) or expired/aborted (say so), never "uploading".
+    await resolveGoneUpload(caller, row);
+    row = await ownedUpload(caller, params.id);
+    parts = [];
+  }
   const uploading = row.state === 'uploading' && row.upload_id !== null;
-  const parts = uploading ? ((await listAllParts(row.object_key, row.upload_id as string)) ?? []) : [];
   return {
     file: toApiFile(row),
     uploadId: uploading ? row.upload_id : null,

@@ -1,7 +1,7 @@
 /** The upload lifecycle, shared by the REST routes and the Uppy signing route. */
 import { randomUUID } from 'node:crypto';
 import type { ApiFile } from '../../contract/api/files';
-import { partBytes, partCountFor, partSizeFor } from '../../contract/api/uploads';
+import { partBytes, partCountFor, partSizeFor, UPLOAD_LIFETIME_DAYS } from '../../contract/api/uploads';
 import { type FileRow, findFile, toApiFile, transitionFile } from '../files/repository';
 import { recordAudit } from '../shared/audit';
 import type { Principal } from '../shared/auth';
@@ -19,8 +19,8 @@ import {
   storedObjectSize,
 } from './multipart';
 
-/** Incomplete multipart uploads are aborted by the bucket lifecycle after a day. */
-const UPLOAD_LIFETIME_MS = 24 * 3600 * 1000;
+/** Incomplete multipart uploads are aborted by the bucket lifecycle after this long. */
+const UPLOAD_LIFETIME_MS = UPLOAD_LIFETIME_DAYS * 24 * 3600 * 1000;
 
 export interface Caller {
   readonly principal: Principal;
@@ -160,7 +160,7 @@ export async function finishUpload(
     throw new ConflictError(`This upload is ${row.state}; it cannot be completed.`);
   }
   const stored = await listAllParts(row.object_key, row.upload_id as string);
-  if (!stored) return adoptCompleted(caller, row);
+  if (!stored) return completedOrRefused(await resolveGoneUpload(caller, row));
   const { missing, extra, wrongSize, parts } = checkParts(row, stored, clientEtags);
   if (extra.length > 0 || wrongSize.length > 0) {
     await abortMultipart(row.object_key, row.upload_id as string);
@@ -191,7 +191,8 @@ export async function finishUpload(
     await completeMultipart(row.object_key, row.upload_id as string, parts);
   } catch (error) {
     // A concurrent call completed it first: S3 no longer knows the upload id.
-    if ((error as { name?: string }).name === 'NoSuchUpload') return adoptCompleted(caller, row);
+    if ((error as { name?: string }).name === 'NoSuchUpload')
+      return completedOrRefused(await resolveGoneUpload(caller, row));
     throw error;
   }
   const done = await transaction(async (tx) => {
@@ -214,16 +215,42 @@ export async function finishUpload(
   return toApiFile(done);
 }
 
+/** A completion's answer once S3's upload is gone: the file if it completed, a 409 if it did not. */
+function completedOrRefused(file: ApiFile): ApiFile {
+  if (file.state === 'aborted' || file.state === 'failed') {
+    throw new ConflictError(
+      file.state === 'failed'
+        ? 'This upload expired or failed at S3 (incomplete uploads are removed after a day); start a new one.'
+        : 'This upload was aborted.',
+    );
+  }
+  return file;
+}
+
 /**
- * S3 no longer knows the upload id. Either a concurrent call (or an earlier attempt that died before its
- * database write) completed it, and the object is there with the declared size: move the file on to
- * `scanning` here; or it was aborted, and the row says so once the abort lands.
+ * S3 no longer knows the upload id. Either it was completed — by a concurrent call, by an earlier attempt
+ * that died before its database write, or by a browser at S3 — and the object is there: the file moves on to
+ * `scanning` here. Or it was aborted: by a concurrent abort (whose row update lands within a moment) or by the
+ * bucket's lifecycle rule after a day, in which case the file is marked `failed` now rather than left
+ * `uploading` forever.
  */
-async function adoptCompleted(caller: Caller, row: FileRow): Promise<ApiFile> {
+export async function resolveGoneUpload(caller: Caller, row: FileRow): Promise<ApiFile> {
   const size = await storedObjectSize(row.object_key);
-  if (size === undefined) return settleLostRace(row.id);
+  if (size === undefined) {
+    const other = await settled(row.id, 4);
+    if (other) return toApiFile(other);
+    const failed = await transaction(async (tx) => {
+      const done = await transitionFile(tx, row.id, ['uploading'], 'failed', {
+        failure_reason: 'the multipart upload no longer exists at S3 (expired or aborted)',
+      });
+      if (done) await recordAudit({ ...auditOf(caller, row.id, 'upload.expire'), outcome: 'failure' }, tx);
+      return done;
+    });
+    if (failed) metrics.addMetric('UploadsFailed', 'Count', 1);
+    return toApiFile(failed ?? (await findFile(row.id)) ?? row);
+  }
   if (size !== Number(row.declared_size)) {
-    // Cannot happen through this API (parts are checked before S3 assembles them); refuse it all the same.
+    // Cannot happen through the REST routes (parts are checked before S3 assembles them); refuse it all the same.
     await deleteObject(row.object_key);
     await transaction(async (tx) => {
       await transitionFile(tx, row.id, ['uploading'], 'failed', {
@@ -251,18 +278,21 @@ async function adoptCompleted(caller: Caller, row: FileRow): Promise<ApiFile> {
   return toApiFile(moved);
 }
 
-/** The other caller (or the object-created event) finished the completion: answer with its result. */
-async function settleLostRace(id: string): Promise<ApiFile> {
-  for (let attempt = 0; attempt < 10; attempt++) {
+/** The row once it has left `uploading`, polling up to `attempts` times (100 ms, 200 ms, …). */
+async function settled(id: string, attempts: number): Promise<FileRow | undefined> {
+  for (let attempt = 0; attempt < attempts; attempt++) {
     const row = await findFile(id);
-    if (row && row.state !== 'uploading') {
-      if (row.state === 'aborted' || row.state === 'failed')
-        throw new ConflictError(`This upload is ${row.state}.`);
-      return toApiFile(row);
-    }
+    if (row && row.state !== 'uploading') return row;
     await new Promise((r) => setTimeout(r, 100 * (attempt + 1)));
   }
-  throw new ConflictError('The upload is being completed by another request; fetch it again shortly.');
+  return undefined;
+}
+
+async function settleLostRace(id: string): Promise<ApiFile> {
+  const row = await settled(id, 10);
+  if (!row)
+    throw new ConflictError('The upload is being completed by another request; fetch it again shortly.');
+  return completedOrRefused(toApiFile(row));
 }
 
 export const auditOf = (caller: Caller, fileId: string, action: string) => ({

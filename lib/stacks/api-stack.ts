@@ -176,6 +176,7 @@ export class ApiStack extends CitadelStack {
     this.machineWebAcl.associate('MachineStageAssociation', this.machineApi.deploymentStage.stageArn);
 
     this.addKeyExpiryJob();
+    this.addUploadExpiryJob();
     this.scanPipeline = this.addScanPipeline();
   }
 
@@ -384,5 +385,35 @@ export class ApiStack extends CitadelStack {
       targets: [new targets.LambdaFunction(fn, { deadLetterQueue: deadLetters, retryAttempts: 8 })],
     });
     return fn;
+  }
+
+  /** Hourly, marks uploads left unfinished past their lifetime as aborted (and aborts what S3 still holds). */
+  private addUploadExpiryJob(): void {
+    const { data } = this.props;
+    const deadLetters = new sqs.Queue(this, 'UploadExpiryDeadLetters', {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: data.key,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    acknowledge(
+      deadLetters,
+      ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'],
+      'This queue is itself the dead-letter queue of the upload-expiry job; it has no further DLQ.',
+    );
+    const fn = this.vpcFunction('ExpireUploads', {
+      entry: 'lambda/uploads/expire-uploads.ts',
+      serviceName: 'citadel-expire-uploads',
+      description: 'Marks uploads not completed within their lifetime as aborted',
+      timeout: Duration.minutes(5),
+      invocation: 'async',
+      deadLetterQueue: deadLetters,
+    });
+    this.grantNeeds({ needs: ['database', 'uploads'] }, fn);
+    new events.Rule(this, 'ExpireUploadsSchedule', {
+      description: 'Abort uploads left unfinished past their lifetime',
+      schedule: events.Schedule.rate(Duration.hours(1)),
+      targets: [new targets.LambdaFunction(fn, { deadLetterQueue: deadLetters, retryAttempts: 2 })],
+    });
   }
 }

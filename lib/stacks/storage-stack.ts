@@ -1,5 +1,6 @@
 import { Duration, aws_iam as iam } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { UPLOAD_LIFETIME_DAYS } from '../../contract/api/uploads';
 import { acknowledge } from '../compliance';
 import type { StageConfig } from '../config';
 import { CitadelStack } from '../constructs/citadel-stack';
@@ -31,6 +32,8 @@ export class StorageStack extends CitadelStack {
       uploadPrefix: UPLOAD_PREFIX,
       quarantineRetention: Duration.days(config.uploads.quarantineRetentionDays),
       noncurrentVersionExpiration: Duration.days(config.uploads.noncurrentVersionDays),
+      // The API tells clients when an upload expires and its sweep job marks it so: one lifetime for both.
+      abortIncompleteMultipartUploadAfter: Duration.days(UPLOAD_LIFETIME_DAYS),
       protectData: config.protectData,
       // Stages that do not protect data are disposable: `cdk destroy` must not stop at non-empty buckets.
       autoDeleteObjects: !config.protectData,

@@ -64,8 +64,8 @@ describe('Api stack', () => {
         Integration: Match.objectLike({ Type: 'AWS_PROXY' }),
       });
     }
-    // One per route, plus the API-key control function, the key-expiry job and the scan pipeline.
-    dev.resourceCountIs('AWS::Lambda::Function', routeList.length + 3);
+    // One per route, plus the API-key control function, the key- and upload-expiry jobs and the scan pipeline.
+    dev.resourceCountIs('AWS::Lambda::Function', routeList.length + 4);
   });
 
   it('answers undeclared methods with a 405 problem from a mock, not a Lambda', () => {

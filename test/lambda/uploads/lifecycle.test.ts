@@ -2,10 +2,15 @@
  * The upload lifecycle through the real handlers, the emulated gateway, a real PostgreSQL and the S3 test
  * server (which verifies every signature, including the signed Content-Length of part URLs).
  */
-import { CompleteMultipartUploadCommand, ListPartsCommand } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  ListPartsCommand,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { MIN_PART_BYTES } from '../../../contract/api/uploads';
+import { expireStaleUploads } from '../../../lambda/uploads/expire-uploads';
 import { LOCAL_UPLOADS_BUCKET, startUploadEnvironment, type UploadEnvironment } from '../../support/uploads';
 import {
   type Call,
@@ -223,9 +228,16 @@ describe('a multipart upload', () => {
           expect((await download(alice, created.id)).bytes.equals(bytes)).toBe(true);
         },
       ),
-      { numRuns: 50 },
+      {
+        numRuns: 55,
+        // The sizes that matter, always: 1 byte, just under S3's 5 MiB part minimum, exactly one part, one
+        // part and a byte, exactly two parts (examples count towards numRuns: 50 random ones follow).
+        examples: [1, 5 * 1024 * 1024 - 1, MIN_PART_BYTES, MIN_PART_BYTES + 1, 2 * MIN_PART_BYTES].map(
+          (size, i) => [size, 1000 + i, i % 2 === 0, i % 2 === 1] as [number, number, boolean, boolean],
+        ),
+      },
     );
-    expect(count).toBeGreaterThanOrEqual(50);
+    expect(count).toBeGreaterThanOrEqual(55);
     expect(env.scanErrors).toEqual([]);
   }, 240_000);
 });
@@ -310,6 +322,67 @@ describe('aborting', () => {
         expect(objects).toEqual([created.body.key]);
       }
     }
+  });
+});
+
+describe('expiry', () => {
+  const lifecycleAbort = (created: Created) =>
+    env.uploads.s3.send(
+      new AbortMultipartUploadCommand({
+        Bucket: LOCAL_UPLOADS_BUCKET,
+        Key: created.key,
+        UploadId: created.uploadId,
+      }),
+    );
+
+  it('reports an upload the bucket lifecycle removed as failed, on status and on completion, at once', async () => {
+    const bytes = pdfBytes(1000, 77);
+    const first = (await create(alice, bytes)).body;
+    await lifecycleAbort(first);
+    const status = await alice<{ file: { state: string }; uploadId: string | null }>(
+      'GET',
+      `/v1/uploads/${first.id}`,
+    );
+    expect(status.body.file.state).toBe('failed');
+    expect(status.body.uploadId).toBeNull();
+    expect((await sign(alice, first.id, [1])).status).toBe(409);
+
+    const second = (await create(alice, bytes)).body;
+    await lifecycleAbort(second);
+    const started = Date.now();
+    const done = await alice('POST', `/v1/uploads/${second.id}/complete`, {});
+    expect(done.status).toBe(409);
+    expect(done.body.detail).toContain('expired');
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(await auditCount(`file:${second.id}`, 'upload.expire', 'failure')).toBe(1);
+  });
+
+  it('sweeps uploads left unfinished past their lifetime, and leaves younger ones alone', async () => {
+    const bytes = pdfBytes(1000, 78);
+    const old = (await create(alice, bytes)).body;
+    const young = (await create(alice, bytes)).body;
+    await env.sql("UPDATE citadel.files SET created_at = now() - interval '26 hours' WHERE id = $1", [
+      old.id,
+    ]);
+    const { expired, stuck } = await expireStaleUploads(new Date());
+    expect(expired).toContain(old.id);
+    expect(expired).not.toContain(young.id);
+    expect(stuck).toEqual([]);
+    expect(env.s3Server.multipartUploads(LOCAL_UPLOADS_BUCKET).some((u) => u.uploadId === old.uploadId)).toBe(
+      false,
+    );
+    expect(
+      env.s3Server.multipartUploads(LOCAL_UPLOADS_BUCKET).some((u) => u.uploadId === young.uploadId),
+    ).toBe(true);
+    const states = await env.sql<{ id: string; state: string }>(
+      'SELECT id, state FROM citadel.files WHERE id = ANY($1)',
+      [[old.id, young.id]],
+    );
+    expect(Object.fromEntries(states.map((r) => [r.id, r.state]))).toEqual({
+      [old.id]: 'aborted',
+      [young.id]: 'uploading',
+    });
+    expect((await expireStaleUploads(new Date())).expired).not.toContain(old.id);
   });
 });
 

@@ -79,6 +79,13 @@ function* rangeStreams(
   }
 }
 
+/** The chunks of each stream in turn, opening the next only when the previous one has ended. */
+async function* chained(streams: Iterable<ReadStream>): AsyncGenerator<Buffer> {
+  for (const stream of streams) {
+    for await (const chunk of stream) yield chunk as Buffer;
+  }
+}
+
 /**
  * Streams bytes `start..end` (inclusive) of an object to the response, segment by segment, keeping the data
  * pinned against concurrent overwrite/delete until done.
@@ -93,10 +100,8 @@ export async function streamObject(
 ): Promise<void> {
   const release = services.store.acquire(bucket, record);
   try {
-    for (const source of rangeStreams(services, bucket, record, start, end)) {
-      await pipeline(source, ctx.res, { end: false });
-    }
-    ctx.res.end();
+    // One pipeline for every segment: a pipeline per segment would add listeners to the response each time.
+    await pipeline(chained(rangeStreams(services, bucket, record, start, end)), ctx.res);
   } finally {
     release();
   }
