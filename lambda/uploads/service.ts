@@ -6,7 +6,7 @@ import { type FileRow, findFile, toApiFile, transitionFile } from '../files/repo
 import { recordAudit } from '../shared/audit';
 import type { Principal } from '../shared/auth';
 import { transaction } from '../shared/db';
-import { BadRequestError, ConflictError, NotFoundError } from '../shared/errors';
+import { BadRequestError, ConflictError, NotFoundError, ValidationError } from '../shared/errors';
 import { logger, metrics } from '../shared/powertools';
 import { checkDeclared, objectKey, sameEtag, sanitizeFilename } from './domain';
 import {
@@ -15,6 +15,7 @@ import {
   createMultipart,
   deleteObject,
   listAllParts,
+  presignPart,
   type StoredPart,
   storedObjectSize,
 } from './multipart';
@@ -115,6 +116,44 @@ export async function ownedUpload(caller: Caller, id: string): Promise<FileRow> 
     throw new NotFoundError('No such upload.');
   }
   return row;
+}
+
+export interface PartUrl {
+  readonly partNumber: number;
+  readonly url: string;
+  /** The exact Content-Length the URL is signed for. */
+  readonly size: number;
+}
+
+/**
+ * Presigned UploadPart URLs for `partNumbers` of the upload `uploadId`, each signed for the part's exact size.
+ * Part numbers beyond the declaration are a 400 naming `field`.
+ */
+export function signParts(
+  row: FileRow,
+  uploadId: string,
+  partNumbers: readonly number[],
+  field: string,
+): Promise<PartUrl[]> {
+  const partCount = row.part_count as number;
+  const beyond = partNumbers.filter((n) => n > partCount);
+  if (beyond.length > 0) {
+    throw new ValidationError([
+      {
+        in: 'body',
+        path: field,
+        message: `this upload has ${partCount} parts; ${beyond.slice(0, 5).join(', ')} do not exist`,
+      },
+    ]);
+  }
+  const size = Number(row.declared_size);
+  const partSize = Number(row.part_size);
+  return Promise.all(
+    partNumbers.map(async (partNumber) => {
+      const bytes = partBytes(partNumber, size, partSize);
+      return { partNumber, size: bytes, url: await presignPart(row.object_key, uploadId, partNumber, bytes) };
+    }),
+  );
 }
 
 /** The part list the declaration implies, checked against what S3 holds; returns what to complete with. */

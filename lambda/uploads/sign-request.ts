@@ -6,7 +6,6 @@
 import {
   MIN_PART_BYTES,
   PART_URL_SECONDS,
-  partBytes,
   type SignRequest,
   signUploadRequest,
 } from '../../contract/api/uploads';
@@ -16,8 +15,8 @@ import { query, transaction } from '../shared/db';
 import { ConflictError, ForbiddenError, ValidationError } from '../shared/errors';
 import { defineHandler } from '../shared/handler';
 import { metrics } from '../shared/powertools';
-import { presignBrowser, presignPart } from './multipart';
-import { auditOf, type Caller, startUpload } from './service';
+import { presignBrowser } from './multipart';
+import { auditOf, type Caller, type PartUrl, signParts, startUpload } from './service';
 
 type Keyed = Extract<SignRequest, { key: string }>;
 
@@ -63,35 +62,14 @@ export const handler = defineHandler(signUploadRequest, async ({ body, principal
       const uploadId = await bindUploadId(caller, row, body);
       const base = { headers: {}, key: row.object_key, fileId: row.id, expiresAt: expiry() };
       switch (body.operation) {
-        case 'part': {
-          if (body.partNumber > (row.part_count as number)) {
-            throw new ValidationError([
-              { in: 'body', path: 'partNumber', message: `this upload has ${row.part_count} parts` },
-            ]);
-          }
-          const size = partBytes(body.partNumber, Number(row.declared_size), Number(row.part_size));
-          return {
-            ...base,
-            method: 'PUT' as const,
-            size,
-            url: await presignPart(row.object_key, uploadId, body.partNumber, size),
-          };
-        }
         case 'parts': {
-          const beyond = body.partNumbers.filter((n) => n > (row.part_count as number));
-          if (beyond.length > 0) {
-            throw new ValidationError([
-              { in: 'body', path: 'partNumbers', message: `this upload has ${row.part_count} parts` },
-            ]);
-          }
-          const parts = await Promise.all(
-            body.partNumbers.map(async (n) => {
-              const size = partBytes(n, Number(row.declared_size), Number(row.part_size));
-              return { partNumber: n, size, url: await presignPart(row.object_key, uploadId, n, size) };
-            }),
-          );
-          const [first] = parts as [(typeof parts)[number], ...typeof parts];
+          const parts = await signParts(row, uploadId, body.partNumbers, 'partNumbers');
+          const [first] = parts as [PartUrl, ...PartUrl[]];
           return { ...base, method: 'PUT' as const, url: first.url, size: first.size, parts };
+        }
+        case 'part': {
+          const [part] = (await signParts(row, uploadId, [body.partNumber], 'partNumber')) as [PartUrl];
+          return { ...base, method: 'PUT' as const, url: part.url, size: part.size };
         }
         case 'list':
           return {
