@@ -271,7 +271,15 @@ describe('bad input on upload and file routes', () => {
                 `cursor=${Buffer.from(JSON.stringify([d.toISOString(), id])).toString('base64url')}`,
             ),
           fc
-            .oneof(fc.integer({ max: 0 }), fc.integer({ min: 101 }), fc.string({ minLength: 1 }))
+            .oneof(
+              fc.integer({ max: 0 }),
+              fc.integer({ min: 101 }),
+              // Any text that does not read as a whole number from 1 to 100 (" 7", "1e1" and "0x10" do).
+              fc.string({ minLength: 1 }).filter((text) => {
+                const n = Number(text);
+                return !(Number.isInteger(n) && n >= 1 && n <= 100);
+              }),
+            )
             .map((l) => `limit=${encodeURIComponent(String(l))}`),
           fc.string({ minLength: 1, maxLength: 20 }).map((k) => `${encodeURIComponent(`x${k}`)}=1`),
           fc
