@@ -34,8 +34,12 @@ export const uploadsKey = (): string | undefined => process.env.CITADEL_UPLOADS_
 
 /** Stage limits the Api stack passes from `config.uploads`. */
 export const maxUploadBytes = (): number => Number(process.env.CITADEL_MAX_UPLOAD_BYTES ?? 5 * 1024 ** 3);
-export const allowedContentTypes = (): ReadonlySet<string> =>
-  new Set((process.env.CITADEL_ALLOWED_TYPES ?? '').split(',').filter(Boolean));
+let allowed: { from: string; types: ReadonlySet<string> } | undefined;
+export function allowedContentTypes(): ReadonlySet<string> {
+  const from = process.env.CITADEL_ALLOWED_TYPES ?? '';
+  if (allowed?.from !== from) allowed = { from, types: new Set(from.split(',').filter(Boolean)) };
+  return allowed.types;
+}
 
 /** S3 error names the SDK reports for a missing upload or object. */
 export const isNoSuchUpload = (e: unknown): boolean => (e as { name?: string }).name === 'NoSuchUpload';
