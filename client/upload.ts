@@ -118,7 +118,7 @@ export interface UploadFileResult {
   readonly id: string;
   /** The upload continued one an earlier process started. */
   readonly resumed: boolean;
-  /** Times the uploader started over because the server no longer knew the upload. */
+  /** Times the uploader started over (a stale resume record included) because the upload was gone. */
   readonly restarts: number;
   readonly partsUploaded: readonly number[];
   readonly partsSkipped: readonly number[];
@@ -272,6 +272,7 @@ export async function uploadFile(
   let completed = false;
 
   const gone = async (previousId: string, reason: string) => {
+    restarts++;
     emit({ type: 'restarted', previousId, reason });
     await store?.remove(identity);
   };
@@ -297,7 +298,10 @@ export async function uploadFile(
       status.partCount === record.partCount &&
       file.size === size;
     if (!same) {
-      await gone(record.id, `the upload is ${file.state}`);
+      await gone(
+        record.id,
+        `the upload is ${file.state}${file.failureReason ? `: ${file.failureReason}` : ''}`,
+      );
       return undefined;
     }
     if (Date.parse(record.expiresAt) <= Date.now()) {
@@ -551,7 +555,6 @@ export async function uploadFile(
       } catch (error) {
         if (!(error instanceof UploadGoneError) || restarts >= MAX_RESTARTS || userSignal?.aborted)
           throw error;
-        restarts++;
         await gone(session.id, error.reason);
         session = undefined;
         resumed = false;

@@ -31,6 +31,8 @@ export const fileSchema = z.strictObject({
   updatedAt: z.iso.datetime(),
   completedAt: z.iso.datetime().nullable(),
   scannedAt: z.iso.datetime().nullable(),
+  /** Why the file is `failed`, `rejected`, `infected` or `scan_failed`, in words meant for its owner; else null. */
+  failureReason: z.string().nullable(),
 });
 export type ApiFile = z.infer<typeof fileSchema>;
 

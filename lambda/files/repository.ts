@@ -41,6 +41,7 @@ export function toApiFile(row: FileRow): ApiFile {
     updatedAt: row.updated_at.toISOString(),
     completedAt: iso(row.completed_at),
     scannedAt: iso(row.scanned_at),
+    failureReason: row.failure_reason,
   };
 }
 

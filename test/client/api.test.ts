@@ -36,6 +36,7 @@ const file = {
   updatedAt: '2026-01-01T00:00:00.000Z',
   completedAt: '2026-01-01T00:00:00.000Z',
   scannedAt: '2026-01-01T00:00:01.000Z',
+  failureReason: null,
 };
 
 const json =
