@@ -12,7 +12,9 @@ import {
   downloadFile as downloadFileRoute,
   getUpload as getUploadRoute,
   listFiles as listFilesRoute,
+  type signRequestBody,
   signUploadParts as signUploadPartsRoute,
+  signUploadRequest as signUploadRequestRoute,
 } from '../contract/api/uploads';
 import { PROBLEM_CONTENT_TYPE, REQUEST_ID_HEADER } from '../contract/http';
 import type { FieldError, Problem } from '../contract/problems';
@@ -36,6 +38,8 @@ export type CompletedPart = { readonly partNumber: number; readonly etag: string
 export type FilePage = z.output<typeof listFilesRoute.response.schema>;
 export type ListFilesInput = { readonly cursor?: string; readonly limit?: number; readonly owner?: string };
 export type DownloadLink = z.output<typeof downloadFileRoute.response.schema>;
+export type SignUploadRequestInput = z.input<typeof signRequestBody>;
+export type SignedUploadRequest = z.output<typeof signUploadRequestRoute.response.schema>;
 
 /** A bearer token, or a function that returns a current one (called before every request). */
 export type TokenSource = string | (() => Promise<string> | string);
@@ -52,6 +56,12 @@ export interface CitadelClientOptions {
   readonly retry?: RetryPolicy;
   /** Per-attempt timeout (ms); a timed-out attempt counts as a network error. @default 30000 */
   readonly timeoutMs?: number;
+  /**
+   * Refuse responses carrying fields the contract does not know. By default such fields are dropped, so an
+   * API that gained a field does not break older clients; any other mismatch is always refused.
+   * @default false
+   */
+  readonly strictResponses?: boolean;
 }
 
 export interface CallOptions {
@@ -92,6 +102,7 @@ export class CitadelClient {
   private readonly fetchImpl: typeof fetch;
   private readonly retry: Required<RetryPolicy>;
   private readonly timeoutMs: number;
+  private readonly strictResponses: boolean;
 
   constructor(options: CitadelClientOptions) {
     if (!/^https?:\/\//.test(options.baseUrl)) {
@@ -106,6 +117,7 @@ export class CitadelClient {
     this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.strictResponses = options.strictResponses ?? false;
   }
 
   /** `POST /v1/uploads`: declares a file; the server picks the key and the part size. */
@@ -116,6 +128,15 @@ export class CitadelClient {
   /** `POST /v1/uploads/{id}/parts`: presigned UploadPart URLs (at most 500 per call, each for an exact size). */
   signParts(id: string, partNumbers: readonly number[], options?: CallOptions): Promise<SignedParts> {
     return this.call(signUploadPartsRoute, { params: { id }, body: { partNumbers } }, options);
+  }
+
+  /**
+   * `POST /v1/uploads/sign`: presigns one S3 request a browser builds (Uppy 6), within Citadel's rules.
+   * `create`/`put` declare the file and return the server-generated key; the others name an upload the
+   * caller owns by that key and S3's upload id. `parts` signs up to 100 part URLs in one call.
+   */
+  signUploadRequest(input: SignUploadRequestInput, options?: CallOptions): Promise<SignedUploadRequest> {
+    return this.call(signUploadRequestRoute, { body: input }, options);
   }
 
   /** `GET /v1/uploads/{id}`: the upload's state and the parts S3 already holds. */
@@ -241,7 +262,7 @@ export class CitadelClient {
         { cause },
       );
     }
-    const parsed = route.response.schema.safeParse(json);
+    const parsed = parseTolerant(route.response.schema, json, this.strictResponses);
     if (!parsed.success) {
       throw new CitadelResponseError(
         `${route.operationId}: the response does not match the contract (${parsed.error.issues
@@ -284,6 +305,41 @@ export class CitadelClient {
         };
     return new CitadelProblemError(problem, { requestId, retryAfterSeconds });
   }
+}
+
+type ParseResult<T extends z.ZodType> =
+  | { success: true; data: z.output<T> }
+  | { success: false; error: z.ZodError };
+
+/**
+ * Validates `value` with the contract's (strict) schema. Unless `strict`, fields the schema does not know
+ * (`unrecognized_keys`, the only issue an API that gained a field causes) are removed and the value is
+ * validated again; any other issue fails as it would have.
+ */
+export function parseTolerant<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  strict = false,
+): ParseResult<T> {
+  let parsed = schema.safeParse(value) as ParseResult<T>;
+  if (strict || parsed.success) return parsed;
+  // A copy, never the caller's object; a few rounds, because a union tried again may report keys deeper in.
+  const candidate: unknown = structuredClone(value);
+  for (let round = 0; round < 4 && !parsed.success; round++) {
+    const { issues } = parsed.error;
+    if (!issues.every((i) => i.code === 'unrecognized_keys')) return parsed;
+    for (const issue of issues) {
+      let target: unknown = candidate;
+      for (const step of issue.path) target = (target as Record<PropertyKey, unknown> | undefined)?.[step];
+      if (typeof target === 'object' && target !== null) {
+        for (const key of (issue as z.core.$ZodIssueUnrecognizedKeys).keys) {
+          delete (target as Record<string, unknown>)[key];
+        }
+      }
+    }
+    parsed = schema.safeParse(candidate) as ParseResult<T>;
+  }
+  return parsed;
 }
 
 /** Options of {@link clientCredentialsToken}. */

@@ -1,257 +1,336 @@
 /**
- * Uppy 6 (`@uppy/aws-s3` 6.x) in front of Citadel: `uppy.use(AwsS3, citadelUppyOptions(client))`.
+ * Uppy 6 (`@uppy/aws-s3` 6.x) in front of Citadel:
  *
- * Uppy 6 has no createMultipartUpload/signPart/listParts/… options any more: it sends real S3 requests and
- * asks `signRequest(request)` for each URL (create, part, list, complete, abort). Citadel does not hand out
- * presigned create/list/complete/abort URLs — the API performs those itself, with its own checks — so this
- * helper answers them by calling the API inside `signRequest` and giving Uppy a `data:` URL holding the S3
- * XML response it expects (any method may fetch a `data:` URL). Only part uploads go to S3, with the API's
- * presigned URLs, fetched in batches and cached by part number until shortly before they expire.
+ *   uppy.use(AwsS3, citadelSignRequest({ apiUrl, token: () => auth.accessToken() }))
  *
- * Browser-safe: no Node built-ins. A page whose CSP sets `connect-src` must allow `data:` as well as the
- * API and the bucket.
+ * Uppy 6 builds every S3 request itself (create multipart, upload part, list parts, complete, abort, put
+ * object) and asks `signRequest(request)` to presign it. This helper hands each request to Citadel's signing
+ * route, `POST /v1/uploads/sign`, which signs only what Citadel allows: `create` and `put` declare the file
+ * (name, size and type, remembered from `generateObjectKey`) and return a server-generated key that Uppy then
+ * uses; part, list, complete and abort are signed only for uploads the caller owns; a single PUT only under
+ * one part. The browser talks to S3 itself, completion included.
+ *
+ * Part URLs are signed in batches (`parts`, up to 100 per call) and cached per upload until a minute before
+ * they expire, because Uppy sends a file's parts one after another and one API call per part would cost a
+ * round trip per part and meet the WAF's per-IP limit.
+ *
+ * Browser-safe: no Node built-ins.
  */
-import type { AwsS3Options } from '@uppy/aws-s3';
-import type { Body, Meta } from '@uppy/core';
-import { PART_URL_SECONDS, partBytes, partSizeFor } from '../contract/api/uploads';
-import type { ApiFile, CitadelClient } from './client';
-import { CitadelProblemError } from './errors';
+import {
+  MAX_SIGN_BATCH,
+  MIN_PART_BYTES,
+  PART_URL_SECONDS,
+  partCountFor,
+  partSizeFor,
+} from '../contract/api/uploads';
+import {
+  CitadelClient,
+  type CitadelClientOptions,
+  type SignedUploadRequest,
+  type SignUploadRequestInput,
+  type TokenSource,
+} from './client';
 
-/** What Uppy asks `signRequest` to sign (a subset of `@uppy/aws-s3`'s `PresignableRequest`). */
+/** What Uppy asks `signRequest` to sign (`@uppy/aws-s3`'s `PresignableRequest`). */
 export interface UppySigningRequest {
   readonly method: 'GET' | 'PUT' | 'POST' | 'DELETE';
   readonly key: string;
   readonly uploadId?: string;
   readonly partNumber?: number;
   readonly contentType?: string;
+  readonly expiresIn?: number;
 }
 
+/** What `signRequest` answers: the presigned URL, the server's key (create/put), the headers it signed. */
 export interface UppyPresigned {
   readonly url: string;
   readonly key?: string;
+  readonly headers?: Record<string, string>;
+}
+
+/** The file fields `generateObjectKey` reads (a subset of Uppy's `UppyFile`). */
+export interface UppyFileLike {
+  readonly id: string;
+  readonly name?: string;
+  readonly size: number | null;
+  readonly type?: string;
 }
 
 export interface CitadelUppyHelperOptions {
-  /** Part URLs asked for per API call. @default 16 */
+  /** Part URLs asked for per signing call. @default 32 (at most 100) */
   readonly signBatchSize?: number;
   /** Declared type for files the browser could not type. @default application/octet-stream */
   readonly defaultContentType?: string;
-  /** Called once an upload is created (e.g. to remember `id` for the file). */
+  /** Called once the API declared a file (e.g. to remember the Citadel file id for it). */
   readonly onUploadCreated?: (info: { id: string; key: string; filename: string }) => void;
-  /** Called with the file (state `scanning`) once the API completed the upload. */
-  readonly onUploadCompleted?: (file: ApiFile) => void;
+}
+
+export interface CitadelSignRequestOptions extends CitadelUppyHelperOptions {
+  /** The API's base URL, e.g. `https://api.example.com`. */
+  readonly apiUrl: string;
+  /** A bearer token, or a function returning a current one (called before every request). */
+  readonly token?: TokenSource;
+  /** Same as a function `token`. */
+  readonly getToken?: () => Promise<string> | string;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+  /** Retries of the API calls (network errors, 429, 502/503/504). */
+  readonly retry?: CitadelClientOptions['retry'];
+}
+
+/** The options to spread into `@uppy/aws-s3`: all four work together. */
+export interface CitadelUppyOptions {
+  /** Multipart from one part size up; smaller files go as one PUT (the API signs PUTs only below that). */
+  readonly shouldUseMultipart: (file: { size: number | null }) => boolean;
+  /** The part size the API chooses for the file (Uppy cuts the file before the upload exists). */
+  readonly getChunkSize: (file: { size: number }) => number;
+  /** A placeholder key; the file's name, size and type are remembered under it for `create`/`put`. */
+  readonly generateObjectKey: (file: UppyFileLike) => string;
+  readonly signRequest: (request: UppySigningRequest) => Promise<UppyPresigned>;
 }
 
 /** The Citadel file id of a storage key `uploads/<owner>/<id>` (what Uppy reports as `response.body.key`). */
 export const fileIdFromKey = (key: string): string => key.slice(key.lastIndexOf('/') + 1);
 
 const PENDING_PREFIX = 'citadel-pending/';
+/** A cached URL this close to expiry is signed again rather than handed out. */
 const EXPIRY_MARGIN_MS = 60_000;
+const DEFAULT_BATCH = 32;
 
-const escapeXml = (s: string): string =>
-  s.replace(
-    /[<>&'"]/g,
-    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&apos;', '"': '&quot;' })[c] as string,
-  );
-
-/** A URL whose "response" is `xml`: Uppy fetches it like S3 and parses the XML. */
-const xmlResponse = (xml: string, key?: string): UppyPresigned => ({
-  url: `data:application/xml;charset=utf-8,${encodeURIComponent(`<?xml version="1.0" encoding="UTF-8"?>${xml}`)}`,
-  ...(key ? { key } : {}),
-});
-
-interface Session {
-  readonly id: string;
-  readonly key: string;
-  readonly uploadId: string;
+interface Declaration {
+  readonly filename: string;
   readonly size: number;
-  readonly partSize: number;
-  readonly partCount: number;
-  readonly urls: Map<number, { url: string; expires: number }>;
-  readonly inflight: Map<number, Promise<void>>;
+  readonly contentType: string;
+}
+
+interface CachedUrl {
+  readonly url: string;
+  readonly headers: Record<string, string>;
+  readonly expires: number;
+}
+
+/** One multipart upload in progress: its part URLs and how many parts it has. */
+interface Session {
+  /** The key `generateObjectKey` gave, when this helper created the upload. */
+  readonly placeholder?: string;
+  /** `undefined` until learned (an upload this helper did not create: resumed after a page reload). */
+  partCount: number | undefined;
+  learning?: Promise<void>;
+  readonly urls: Map<number, CachedUrl>;
+  readonly inflight: Map<number, Promise<Map<number, CachedUrl>>>;
+}
+
+/** A media type the API accepts: lower case, without parameters (`Text/Plain; charset=x` → `text/plain`). */
+const normalizeType = (type: string | undefined, fallback: string): string => {
+  const bare = (type ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  return /^[a-z]+\/[a-z0-9.+-]+$/.test(bare) ? bare : fallback;
+};
+
+/**
+ * The `@uppy/aws-s3` options for a Citadel API at `apiUrl`.
+ *
+ * @example
+ * const uppy = new Uppy().use(AwsS3, citadelSignRequest({ apiUrl, getToken: () => auth.accessToken() }));
+ * uppy.on('upload-success', (file, res) => console.log('Citadel id', fileIdFromKey(res.body.key)));
+ */
+export function citadelSignRequest(options: CitadelSignRequestOptions): CitadelUppyOptions {
+  const token = options.getToken ?? options.token;
+  if (token === undefined) throw new TypeError('citadelSignRequest needs a token or getToken');
+  const client = new CitadelClient({
+    baseUrl: options.apiUrl,
+    token,
+    fetch: options.fetch,
+    retry: options.retry,
+  });
+  return citadelUppyOptions(client, options);
 }
 
 /**
- * Options for `@uppy/aws-s3` 6.x: every file goes multipart with Citadel's part size, and every S3 request
- * is signed (or answered) through the Citadel API.
- *
- * @example
- * const client = new CitadelClient({ baseUrl, token: () => auth.accessToken() });
- * const uppy = new Uppy().use(AwsS3, citadelUppyOptions(client));
- * uppy.on('upload-success', (file, res) => console.log('Citadel id', fileIdFromKey(res.body.key)));
+ * The `@uppy/aws-s3` options for an existing {@link CitadelClient}: `uppy.use(AwsS3, citadelUppyOptions(client))`,
+ * or spread them with options of your own (`limit`, `allowedMetaFields`).
  */
-export function citadelUppyOptions<M extends Meta = Meta, B extends Body = Body>(
+export function citadelUppyOptions(
   client: CitadelClient,
   options: CitadelUppyHelperOptions = {},
-): AwsS3Options<M, B> & {
-  shouldUseMultipart: true;
-  getChunkSize: (file: { size: number }) => number;
-  generateObjectKey: (file: { id: string; name?: string; size: number | null; type?: string }) => string;
-  signRequest: (request: UppySigningRequest) => Promise<UppyPresigned>;
-} {
-  const batchSize = Math.min(500, Math.max(1, options.signBatchSize ?? 16));
+): CitadelUppyOptions {
+  const batchSize = Math.min(MAX_SIGN_BATCH, Math.max(1, Math.floor(options.signBatchSize ?? DEFAULT_BATCH)));
+  const fallbackType = options.defaultContentType ?? 'application/octet-stream';
   let counter = 0;
-  /** Placeholder key → what to declare; Uppy's create request carries only the key. */
-  const declarations = new Map<string, { filename: string; size: number; contentType: string }>();
+  /** Placeholder key → what to declare: Uppy's create and put requests carry only the key. */
+  const declarations = new Map<string, Declaration>();
+  /** Placeholder key → the create/put already signed for it (Uppy may ask again after a pause). */
+  const declared = new Map<string, Promise<SignedUploadRequest>>();
+  /** `${key} ${uploadId}` → the upload's part URLs. */
   const sessions = new Map<string, Session>();
 
-  const sessionOf = async (key: string, uploadId: string): Promise<Session> => {
-    const known = sessions.get(uploadId);
-    if (known) return known;
-    // Resumed after a page reload (Golden Retriever): learn the upload from the API.
-    const status = await client.getUpload(fileIdFromKey(key));
-    if (status.uploadId !== uploadId || !status.partSize || !status.partCount) {
-      throw new Error(`Upload ${fileIdFromKey(key)} is ${status.file.state}; it cannot be continued.`);
+  const sign = (body: SignUploadRequestInput) => client.signUploadRequest(body);
+  const answer = (signed: SignedUploadRequest, key?: string): UppyPresigned => ({
+    url: signed.url,
+    headers: { ...signed.headers },
+    ...(key ? { key } : {}),
+  });
+
+  /** `create` or `put` for a placeholder key: declares the file; the server's key replaces the placeholder. */
+  const declare = async (operation: 'create' | 'put', key: string): Promise<UppyPresigned> => {
+    const declaration = declarations.get(key);
+    if (!declaration) {
+      throw new Error(
+        `Uppy asked to ${operation === 'put' ? 'upload' : 'create an upload for'} "${key}", a key this helper did not name: keep its generateObjectKey.`,
+      );
     }
-    const session: Session = {
-      id: status.file.id,
-      key,
-      uploadId,
-      size: status.file.size,
-      partSize: status.partSize,
-      partCount: status.partCount,
-      urls: new Map(),
-      inflight: new Map(),
-    };
-    sessions.set(uploadId, session);
+    if (declaration.size < 1)
+      throw new Error(`${declaration.filename} is empty; Citadel stores no empty files.`);
+    if (operation === 'put' && declaration.size >= MIN_PART_BYTES) {
+      throw new Error(
+        `${declaration.filename} is ${declaration.size} bytes; files of ${MIN_PART_BYTES} bytes and more go multipart: keep this helper's shouldUseMultipart.`,
+      );
+    }
+    let pending = declared.get(key);
+    if (!pending) {
+      const signing = (async () => {
+        const signed = await sign({ operation, ...declaration });
+        if (operation === 'create') {
+          // Uppy learns S3's upload id only from S3's answer; the session is keyed by it on first use.
+          sessions.set(`${signed.key} `, {
+            placeholder: key,
+            partCount: partCountFor(declaration.size, partSizeFor(declaration.size)),
+            urls: new Map(),
+            inflight: new Map(),
+          });
+        }
+        options.onUploadCreated?.({ id: signed.fileId, key: signed.key, filename: declaration.filename });
+        return signed;
+      })();
+      signing.catch(() => declared.get(key) === signing && declared.delete(key));
+      declared.set(key, signing);
+      pending = signing;
+    }
+    const signed = await pending;
+    if (Date.parse(signed.expiresAt) - EXPIRY_MARGIN_MS < Date.now()) {
+      // Signed long ago and never used (a long pause before S3 was reached): declare afresh.
+      declared.delete(key);
+      return declare(operation, key);
+    }
+    return answer(signed, signed.key);
+  };
+
+  /** Drops what was remembered for a placeholder key once its upload needs it no more. */
+  const forget = (placeholder: string | undefined) => {
+    if (placeholder === undefined) return;
+    declarations.delete(placeholder);
+    declared.delete(placeholder);
+  };
+
+  /** The session of `key` + `uploadId`; one created for `key` before S3 returned the upload id is adopted. */
+  const sessionOf = (key: string, uploadId: string): Session => {
+    const id = `${key} ${uploadId}`;
+    let session = sessions.get(id);
+    if (!session) {
+      const created = sessions.get(`${key} `);
+      sessions.delete(`${key} `);
+      session = created ?? { partCount: undefined, urls: new Map(), inflight: new Map() };
+      sessions.set(id, session);
+    }
     return session;
   };
 
-  const create = async (key: string): Promise<UppyPresigned> => {
-    const declared = declarations.get(key);
-    if (!declared) {
-      throw new Error(
-        `Uppy asked to create an upload for "${key}", which citadelUppyOptions did not name: keep its generateObjectKey.`,
-      );
-    }
-    const created = await client.createUpload(declared);
-    declarations.delete(key);
-    if (created.partSize !== partSizeFor(declared.size)) {
-      // Uppy has already cut the file into chunks of partSizeFor(size): they would not fit the signed sizes.
-      await client.abortUpload(created.id).catch(() => undefined);
-      throw new Error(
-        `The API chose parts of ${created.partSize} bytes, Uppy cut ${partSizeFor(declared.size)}: update the client.`,
-      );
-    }
-    sessions.set(created.uploadId, {
-      id: created.id,
-      key: created.key,
-      uploadId: created.uploadId,
-      size: declared.size,
-      partSize: created.partSize,
-      partCount: created.partCount,
-      urls: new Map(),
-      inflight: new Map(),
-    });
-    options.onUploadCreated?.({ id: created.id, key: created.key, filename: declared.filename });
-    return xmlResponse(
-      `<InitiateMultipartUploadResult><Bucket>citadel</Bucket><Key>${escapeXml(created.key)}</Key><UploadId>${escapeXml(created.uploadId)}</UploadId></InitiateMultipartUploadResult>`,
-      created.key,
-    );
-  };
-
-  const valid = (s: Session, n: number) => {
+  const valid = (s: Session, n: number): CachedUrl | undefined => {
     const hit = s.urls.get(n);
     return hit && hit.expires - EXPIRY_MARGIN_MS > Date.now() ? hit : undefined;
   };
 
-  const signPart = async (s: Session, n: number): Promise<UppyPresigned> => {
-    for (let round = 0; round < 3; round++) {
-      const hit = valid(s, n);
-      if (hit) return { url: hit.url };
-      const pending = s.inflight.get(n);
-      if (pending) {
-        await pending;
-        continue;
-      }
-      // Uppy sends a file's parts in order: sign this one and the next few in one call.
-      const batch: number[] = [];
-      for (let m = n; m <= s.partCount && batch.length < batchSize; m++) {
-        if (!valid(s, m) && !s.inflight.has(m)) batch.push(m);
-      }
-      const call = (async () => {
-        const asked = Date.now();
-        const signed = await client.signParts(s.id, batch);
-        const expires = Math.min(Date.parse(signed.expiresAt), asked + PART_URL_SECONDS * 1000);
-        for (const p of signed.parts) s.urls.set(p.partNumber, { url: p.url, expires });
-      })();
-      for (const m of batch) s.inflight.set(m, call);
-      try {
-        await call;
-      } finally {
-        for (const m of batch) if (s.inflight.get(m) === call) s.inflight.delete(m);
-      }
+  /** Signs `partNumbers` in one call and caches them; returns what was signed, fresh. */
+  const signBatch = async (s: Session, key: string, uploadId: string, partNumbers: number[]) => {
+    const asked = Date.now();
+    const signed = await sign({ operation: 'parts', key, uploadId, partNumbers });
+    // Trust the server's expiry, but never beyond what a URL can live measured on this clock.
+    const expires = Math.min(Date.parse(signed.expiresAt), asked + PART_URL_SECONDS * 1000);
+    const fresh = new Map<number, CachedUrl>();
+    for (const p of signed.parts ?? [{ partNumber: partNumbers[0] as number, url: signed.url }]) {
+      const entry = { url: p.url, headers: { ...signed.headers }, expires };
+      fresh.set(p.partNumber, entry);
+      s.urls.set(p.partNumber, entry);
     }
-    throw new Error(`could not sign part ${n}`);
+    return fresh;
   };
 
-  const listParts = async (s: Session): Promise<UppyPresigned> => {
-    // Uppy lists parts when it resumes after a failure: a URL that failed may be cached, so start afresh.
-    s.urls.clear();
-    const status = await client.getUpload(s.id);
-    if (status.file.state !== 'uploading' || status.uploadId !== s.uploadId) {
-      throw new Error(`Upload ${s.id} is ${status.file.state}; it cannot be continued.`);
+  /** How many parts an upload this helper did not create has (asked once, after signing proved ownership). */
+  const learnPartCount = (s: Session, key: string): Promise<void> => {
+    s.learning ??= client
+      .getUpload(fileIdFromKey(key))
+      .then((status) => {
+        s.partCount = status.partCount ?? undefined;
+      })
+      .catch(() => {
+        s.learning = undefined; // batches stay single parts until it is known
+      });
+    return s.learning;
+  };
+
+  const signPart = async (key: string, uploadId: string, n: number): Promise<UppyPresigned> => {
+    const s = sessionOf(key, uploadId);
+    const hit = valid(s, n);
+    if (hit) return { url: hit.url, headers: { ...hit.headers } };
+    const pending = s.inflight.get(n);
+    if (pending) {
+      // Part n is in a batch being signed (Uppy retried or resumed meanwhile): use that answer.
+      const got = (await pending).get(n);
+      if (got) return { url: got.url, headers: { ...got.headers } };
     }
-    const parts = status.parts
-      .filter((p) => p.partNumber <= s.partCount && p.size === partBytes(p.partNumber, s.size, s.partSize))
-      .map(
-        (p) =>
-          `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${escapeXml(p.etag.replace(/"/g, ''))}</ETag><Size>${p.size}</Size></Part>`,
-      )
-      .join('');
-    return xmlResponse(
-      `<ListPartsResult><Bucket>citadel</Bucket><Key>${escapeXml(s.key)}</Key><UploadId>${escapeXml(s.uploadId)}</UploadId>${parts}</ListPartsResult>`,
-    );
-  };
-
-  const complete = async (s: Session): Promise<UppyPresigned> => {
-    // The API lists and checks the parts itself; Uppy's XML body (its ETags) is not needed.
-    const file = await client.completeUpload(s.id);
-    sessions.delete(s.uploadId);
-    options.onUploadCompleted?.(file);
-    return xmlResponse(
-      `<CompleteMultipartUploadResult><Location>${escapeXml(`${client.baseUrl}/v1/files/${file.id}`)}</Location><Bucket>citadel</Bucket><Key>${escapeXml(s.key)}</Key></CompleteMultipartUploadResult>`,
-    );
-  };
-
-  const abort = async (s: Session): Promise<UppyPresigned> => {
+    // Uppy sends a file's parts in order: sign this one and the next ones (not yet signed) in one call.
+    const last = s.partCount === undefined ? n : Math.min(s.partCount, n + batchSize - 1);
+    const batch = [n];
+    for (let m = n + 1; m <= last; m++) if (!valid(s, m) && !s.inflight.has(m)) batch.push(m);
+    const call = signBatch(s, key, uploadId, batch);
+    for (const m of batch) s.inflight.set(m, call);
+    let fresh: Map<number, CachedUrl>;
     try {
-      await client.abortUpload(s.id);
-    } catch (error) {
-      // Already aborted or gone is what was asked for.
-      if (!(error instanceof CitadelProblemError && [404, 409].includes(error.status))) throw error;
+      fresh = await call;
+    } finally {
+      for (const m of batch) if (s.inflight.get(m) === call) s.inflight.delete(m);
     }
-    sessions.delete(s.uploadId);
-    return xmlResponse('<AbortMultipartUploadResult>ok</AbortMultipartUploadResult>');
+    if (s.partCount === undefined) await learnPartCount(s, key);
+    // Just signed: used even if the server's clock says it expires within the margin.
+    const got = fresh.get(n);
+    if (!got) throw new Error(`The API did not sign part ${n} of ${key}.`);
+    return { url: got.url, headers: { ...got.headers } };
   };
 
   return {
-    shouldUseMultipart: true,
+    shouldUseMultipart: (file) => (file.size ?? 0) >= MIN_PART_BYTES,
     getChunkSize: (file) => partSizeFor(file.size),
     generateObjectKey: (file) => {
-      const key = `${PENDING_PREFIX}${++counter}`;
+      const key = `${PENDING_PREFIX}${++counter}-${file.id}`;
       declarations.set(key, {
         filename: file.name || 'upload',
         size: file.size ?? 0,
-        contentType: file.type || options.defaultContentType || 'application/octet-stream',
+        contentType: normalizeType(file.type, fallbackType),
       });
       return key;
     },
-    signRequest: async (request: UppySigningRequest) => {
+    signRequest: async (request: UppySigningRequest): Promise<UppyPresigned> => {
       const { method, key, uploadId, partNumber } = request;
-      if (method === 'POST' && !uploadId) return create(key);
-      if (uploadId) {
-        const s = await sessionOf(key, uploadId);
-        if (method === 'PUT' && partNumber) return signPart(s, partNumber);
-        if (method === 'GET') return listParts(s);
-        if (method === 'POST') return complete(s);
-        if (method === 'DELETE') return abort(s);
+      if (!uploadId) {
+        if (method === 'POST') return declare('create', key);
+        if (method === 'PUT') return declare('put', key);
+        throw new Error(
+          `Citadel does not sign ${method} ${key}: delete a stored file with DELETE /v1/files/{id} instead.`,
+        );
       }
-      throw new Error(
-        `Citadel uploads every file as a multipart upload through its API; it cannot sign ${method} ${key}${
-          method === 'PUT' ? ' (empty files are not accepted)' : ''
-        }.`,
-      );
+      if (method === 'PUT' && partNumber !== undefined) return signPart(key, uploadId, partNumber);
+      const id = `${key} ${uploadId}`;
+      if (method === 'GET') {
+        // Uppy lists parts when it resumes after a failure: a URL that failed may be cached, so start afresh.
+        sessionOf(key, uploadId).urls.clear();
+        return answer(await sign({ operation: 'list', key, uploadId }));
+      }
+      if (method === 'POST' || method === 'DELETE') {
+        const signed = await sign({ operation: method === 'POST' ? 'complete' : 'abort', key, uploadId });
+        forget(sessions.get(id)?.placeholder);
+        sessions.delete(id);
+        return answer(signed);
+      }
+      throw new Error(`Citadel does not sign ${method} ${key} for upload ${uploadId}.`);
     },
   };
 }

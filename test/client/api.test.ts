@@ -222,6 +222,25 @@ describe('problems and responses', () => {
     expect(error.message).toMatch(/getFile: the response does not match the contract \(state:/);
   });
 
+  it('drops fields the contract does not know (a newer API), unless strictResponses; other mismatches still fail', async () => {
+    const newer = { ...file, retentionClass: 'gold', nested: { x: 1 } };
+    script = [json(200, newer), json(200, newer), json(200, { ...newer, size: 'ten' })];
+
+    const tolerant = await fastClient().getFile(file.id);
+    const strict = await fastClient({ strictResponses: true })
+      .getFile(file.id)
+      .catch((e) => e);
+    const wrong = await fastClient()
+      .getFile(file.id)
+      .catch((e) => e);
+
+    expect(tolerant).toEqual(file);
+    expect(strict).toBeInstanceOf(CitadelResponseError);
+    expect(strict.message).toMatch(/retentionClass/);
+    expect(wrong).toBeInstanceOf(CitadelResponseError);
+    expect(wrong.message).toMatch(/size/);
+  });
+
   it('sends the bearer token (from a function, per request), x-api-key, JSON, and encodes path parameters', async () => {
     let calls = 0;
     const client = fastClient({ token: async () => `t${++calls}`, apiKey: 'key-123' });

@@ -1,8 +1,7 @@
 /**
  * The minimal `XMLHttpRequest` Uppy needs, for driving real Uppy in Node (there is no jsdom here, and Uppy
  * needs nothing else from the DOM). http(s) requests go through node:http with the body streamed from the
- * Blob (a file-backed Blob from `fs.openAsBlob` never sits in memory); `data:` URLs answer any method with
- * their content, as the Fetch standard's scheme fetch does.
+ * Blob (a file-backed Blob from `fs.openAsBlob` never sits in memory).
  */
 import http, { type ClientRequest, type IncomingHttpHeaders } from 'node:http';
 import https from 'node:https';
@@ -70,10 +69,6 @@ export class NodeXMLHttpRequest {
 
   send(body?: Blob | string | ArrayBuffer | ArrayBufferView | null): void {
     const url = new URL(this.url);
-    if (url.protocol === 'data:') {
-      this.sendData(url);
-      return;
-    }
     const transport = url.protocol === 'https:' ? https : http;
     const size =
       body == null
@@ -132,23 +127,5 @@ export class NodeXMLHttpRequest {
     });
     this.source = source;
     source.pipe(progress).pipe(req);
-  }
-
-  private sendData(url: URL): void {
-    const raw = url.href.slice('data:'.length);
-    const comma = raw.indexOf(',');
-    const meta = raw.slice(0, comma);
-    const payload = raw.slice(comma + 1);
-    const base64 = /;base64$/i.test(meta);
-    this.status = 200;
-    this.statusText = 'OK';
-    this.responseHeaders = { 'content-type': meta.replace(/;base64$/i, '') || 'text/plain;charset=US-ASCII' };
-    this.responseText = base64
-      ? Buffer.from(decodeURIComponent(payload), 'base64').toString('utf8')
-      : decodeURIComponent(payload);
-    this.readyState = 4;
-    setImmediate(() => {
-      if (!this.aborted) this.onload?.();
-    });
   }
 }
