@@ -5,10 +5,15 @@
  *       and the SigV4-verifying S3 server;
  *   (b) baseline: `@aws-sdk/lib-storage`'s `Upload` straight to the same S3 server and bucket, same part size
  *       and `queueSize` = concurrency, reading the same file (a stream), with UNSIGNED-PAYLOAD as it signs
- *       over HTTPS against real S3 (so neither side hashes the payload for SigV4).
+ *       over HTTPS against real S3 (so neither side hashes the payload for SigV4);
+ *   (c) raw: the limit — CreateMultipartUpload with the S3 SDK, every UploadPart URL presigned up front the
+ *       way Citadel's API presigns them (Content-Length signed), then exactly `concurrency` workers each PUT
+ *       a part streamed from disk (`fs.createReadStream` start/end into `http.request` with an explicit
+ *       Content-Length, keep-alive sockets), then CompleteMultipartUpload. No retries, progress or hashing.
  * Each upload runs in its own child process, which reports its own timing (upload start → complete) and
- * peak RSS (`process.resourceUsage().maxRSS`). Rounds alternate a/b and b/a. The uploaded object is hashed
- * and compared with the source in the first round of each. The last line of stdout is one JSON object.
+ * peak RSS (`process.resourceUsage().maxRSS`). Rounds rotate the order (abc, bca, cab, …). The uploaded
+ * object is hashed and compared with the source in the first round of each. Medians per mode. The last line
+ * of stdout is one JSON object.
  *
  *   npm run bench:upload                      # 1 GiB, 3 rounds
  *   npm run bench:upload -- --size 3GiB --rounds 2
@@ -36,8 +41,103 @@ const MiB = 1024 * 1024;
 interface ChildReport {
   readonly seconds: number;
   readonly maxRssKiB: number;
-  /** Citadel: the file id; baseline: the object key. */
+  /** Citadel: the file id; lib-storage and raw: the object key. */
   readonly ref: string;
+}
+
+/** The children's S3 client: the test server, path-style, checksums only when required (as Citadel's API). */
+async function benchS3Client() {
+  const { S3Client } = await import('@aws-sdk/client-s3');
+  return new S3Client({
+    endpoint: process.env.BENCH_S3_ENDPOINT,
+    region: process.env.BENCH_S3_REGION,
+    forcePathStyle: true,
+    credentials: {
+      accessKeyId: process.env.BENCH_S3_KEY as string,
+      secretAccessKey: process.env.BENCH_S3_SECRET as string,
+    },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
+
+/**
+ * (c) The limit: a multipart upload with every part URL presigned up front (Content-Length signed, as
+ * `lambda/uploads/multipart.ts` presigns), then `concurrency` workers PUT the parts streamed from disk.
+ */
+async function rawUpload(file: string, concurrency: number): Promise<ChildReport> {
+  const { createReadStream } = await import('node:fs');
+  const { stat } = await import('node:fs/promises');
+  const http = (await import('node:http')).default;
+  const { CreateMultipartUploadCommand, UploadPartCommand, CompleteMultipartUploadCommand } = await import(
+    '@aws-sdk/client-s3'
+  );
+  const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
+  const { partSizeFor, partCountFor, partBytes, PART_URL_SECONDS } = await import('../contract/api/uploads');
+  const { size } = await stat(file);
+  const partSize = partSizeFor(size);
+  const partCount = partCountFor(size, partSize);
+  const Bucket = process.env.BENCH_BUCKET as string;
+  const Key = `bench/${randomUUID()}`;
+  const s3 = await benchS3Client();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency, maxFreeSockets: concurrency });
+
+  const put = (url: string, start: number, length: number): Promise<string> =>
+    new Promise((resolve, reject) => {
+      const req = http.request(url, { method: 'PUT', agent, headers: { 'content-length': String(length) } });
+      req.once('error', reject);
+      req.once('response', (res) => {
+        res.resume();
+        res.once('end', () => {
+          const etag = res.headers.etag;
+          if (res.statusCode === 200 && etag) resolve(etag);
+          else reject(new Error(`raw: part at ${start} answered ${res.statusCode}`));
+        });
+      });
+      const body = createReadStream(file, { start, end: start + length - 1 });
+      body.once('error', (e) => req.destroy(e));
+      body.pipe(req);
+    });
+
+  const started = process.hrtime.bigint();
+  const { UploadId } = await s3.send(
+    new CreateMultipartUploadCommand({ Bucket, Key, ContentType: 'application/octet-stream' }),
+  );
+  const urls = await Promise.all(
+    Array.from({ length: partCount }, (_, i) =>
+      getSignedUrl(
+        s3,
+        new UploadPartCommand({
+          Bucket,
+          Key,
+          UploadId,
+          PartNumber: i + 1,
+          ContentLength: partBytes(i + 1, size, partSize),
+        }),
+        { expiresIn: PART_URL_SECONDS, signableHeaders: new Set(['content-length']) },
+      ),
+    ),
+  );
+  const etags: string[] = new Array(partCount);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, partCount) }, async () => {
+      for (let i = next++; i < partCount; i = next++) {
+        etags[i] = await put(urls[i] as string, i * partSize, partBytes(i + 1, size, partSize));
+      }
+    }),
+  );
+  await s3.send(
+    new CompleteMultipartUploadCommand({
+      Bucket,
+      Key,
+      UploadId,
+      MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) },
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  agent.destroy();
+  return { seconds, maxRssKiB: process.resourceUsage().maxRSS, ref: Key };
 }
 
 /** Child mode: one upload, then one JSON line on stdout. Imports only what its side needs. */
@@ -62,21 +162,10 @@ async function child(mode: string): Promise<void> {
     report = { seconds, maxRssKiB: process.resourceUsage().maxRSS, ref: result.id };
   } else if (mode === 'lib-storage') {
     const { createReadStream } = await import('node:fs');
-    const { S3Client } = await import('@aws-sdk/client-s3');
     const { Upload } = await import('@aws-sdk/lib-storage');
     const { partSizeFor } = await import('../contract/api/uploads');
     const { size } = await (await import('node:fs/promises')).stat(file);
-    const s3 = new S3Client({
-      endpoint: process.env.BENCH_S3_ENDPOINT,
-      region: process.env.BENCH_S3_REGION,
-      forcePathStyle: true,
-      credentials: {
-        accessKeyId: process.env.BENCH_S3_KEY as string,
-        secretAccessKey: process.env.BENCH_S3_SECRET as string,
-      },
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    const s3 = await benchS3Client();
     // As over HTTPS against real S3: the payload is not hashed for the signature.
     s3.middlewareStack.add(
       (next) => (args) => {
@@ -102,6 +191,8 @@ async function child(mode: string): Promise<void> {
     }).done();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     report = { seconds, maxRssKiB: process.resourceUsage().maxRSS, ref: key };
+  } else if (mode === 'raw') {
+    report = await rawUpload(file, concurrency);
   } else if (mode === 'floor') {
     // Node + tsx, importing the Citadel client and doing nothing: the RSS floor both sides start from.
     await import('../client/client');
@@ -224,8 +315,8 @@ try {
   };
   const floor = await runChild('floor', {});
 
-  const results = { citadel: [] as ChildReport[], libStorage: [] as ChildReport[] };
-  const verified = { citadel: false, libStorage: false };
+  const results = { citadel: [] as ChildReport[], libStorage: [] as ChildReport[], raw: [] as ChildReport[] };
+  const verified = { citadel: false, libStorage: false, raw: false };
   const runCitadel = async (first: boolean) => {
     const r = await runChild('citadel', citadelEnv);
     results.citadel.push(r);
@@ -245,45 +336,66 @@ try {
     });
     return r;
   };
-  const runBaseline = async (first: boolean) => {
-    const r = await runChild('lib-storage', baselineEnv);
-    results.libStorage.push(r);
+  /** (b) and (c): the object lands straight in the bucket under the key the child reports. */
+  const runDirect = async (mode: 'lib-storage' | 'raw', into: ChildReport[], first: boolean) => {
+    const r = await runChild(mode, baselineEnv);
+    into.push(r);
     if (first) {
       if ((await objectSha256(r.ref)) !== expected)
-        throw new Error('lib-storage: the stored object differs from the source');
-      verified.libStorage = true;
+        throw new Error(`${mode}: the stored object differs from the source`);
+      if (mode === 'raw') verified.raw = true;
+      else verified.libStorage = true;
     }
     await env.uploads.s3.send(new DeleteObjectCommand({ Bucket: LOCAL_UPLOADS_BUCKET, Key: r.ref }));
     return r;
   };
+  const modes = {
+    a: { label: '(a) citadel', run: runCitadel },
+    b: {
+      label: '(b) lib-storage',
+      run: (first: boolean) => runDirect('lib-storage', results.libStorage, first),
+    },
+    c: { label: '(c) raw', run: (first: boolean) => runDirect('raw', results.raw, first) },
+  } as const;
   const mibps = (r: ChildReport) => SIZE / MiB / r.seconds;
   const line = (name: string, r: ChildReport) =>
-    `  ${name.padEnd(13)} ${r.seconds.toFixed(2).padStart(8)} s ${mibps(r).toFixed(1).padStart(8)} MiB/s   peak RSS ${(r.maxRssKiB / 1024).toFixed(0).padStart(5)} MiB`;
+    `  ${name.padEnd(16)} ${r.seconds.toFixed(2).padStart(8)} s ${mibps(r).toFixed(1).padStart(8)} MiB/s   peak RSS ${(r.maxRssKiB / 1024).toFixed(0).padStart(5)} MiB`;
 
   console.log(
-    `bench:upload — ${round(SIZE / MiB, 0)} MiB, part size ${(await import('../contract/api/uploads')).partSizeFor(SIZE) / MiB} MiB, concurrency ${CONCURRENCY}, ${ROUNDS} alternating rounds`,
+    `bench:upload — ${round(SIZE / MiB, 0)} MiB, part size ${(await import('../contract/api/uploads')).partSizeFor(SIZE) / MiB} MiB, concurrency ${CONCURRENCY}, ${ROUNDS} rounds in rotating order`,
   );
   console.log(
-    'baseline (b): @aws-sdk/lib-storage Upload straight to the same S3 server, same part size and queueSize',
+    '(b) lib-storage: @aws-sdk/lib-storage Upload straight to the same S3 server, same part size and queueSize',
+  );
+  console.log(
+    '(c) raw: parts PUT to presigned URLs (all signed up front) by `concurrency` workers, no retries/progress',
   );
   console.log(
     `floor: node + tsx + the Citadel client imported, idle: peak RSS ${(floor.maxRssKiB / 1024).toFixed(0)} MiB`,
   );
+  const rotation = ['a', 'b', 'c'] as const;
   for (let i = 0; i < ROUNDS; i++) {
     console.log(`round ${i + 1}`);
-    const order = i % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const);
-    for (const which of order) {
-      if (which === 'a') console.log(line('(a) citadel', await runCitadel(i === 0)));
-      else console.log(line('(b) lib-storage', await runBaseline(i === 0)));
+    for (let j = 0; j < rotation.length; j++) {
+      const mode = modes[rotation[(i + j) % rotation.length] as keyof typeof modes];
+      console.log(line(mode.label, await mode.run(i === 0)));
     }
   }
   const a = median(results.citadel.map(mibps));
   const b = median(results.libStorage.map(mibps));
-  const rssA = Math.max(...results.citadel.map((r) => r.maxRssKiB)) / 1024;
-  const rssB = Math.max(...results.libStorage.map((r) => r.maxRssKiB)) / 1024;
-  console.log(
-    `median: citadel ${a.toFixed(1)} MiB/s, lib-storage ${b.toFixed(1)} MiB/s; peak RSS citadel ${rssA.toFixed(0)} MiB, lib-storage ${rssB.toFixed(0)} MiB; objects verified by SHA-256: ${verified.citadel && verified.libStorage}`,
-  );
+  const c = median(results.raw.map(mibps));
+  const peak = (rs: ChildReport[]) => Math.max(...rs.map((r) => r.maxRssKiB)) / 1024;
+  const rssA = peak(results.citadel);
+  const rssB = peak(results.libStorage);
+  const rssC = peak(results.raw);
+  const allVerified = verified.citadel && verified.libStorage && verified.raw;
+  const row = (name: string, v: number, rss: number) =>
+    `  ${name.padEnd(16)} ${v.toFixed(1).padStart(8)} MiB/s ${(v / b).toFixed(2).padStart(9)}× ${(v / c).toFixed(2).padStart(9)}×   peak RSS ${rss.toFixed(0).padStart(5)} MiB`;
+  console.log(`median over ${ROUNDS} rounds     throughput   vs (b)    vs (c)`);
+  console.log(row('(a) citadel', a, rssA));
+  console.log(row('(b) lib-storage', b, rssB));
+  console.log(row('(c) raw', c, rssC));
+  console.log(`objects verified by SHA-256: ${allVerified}`);
   console.log(
     JSON.stringify({
       sizeMiB: round(SIZE / MiB, 0),
@@ -291,11 +403,14 @@ try {
       concurrency: CONCURRENCY,
       citadelMiBps: round(a, 1),
       libStorageMiBps: round(b, 1),
+      rawMiBps: round(c, 1),
       throughputVsLibStorage: round(a / b),
+      throughputVsRaw: round(a / c),
       clientPeakRssMiB: round(rssA, 0),
       libStoragePeakRssMiB: round(rssB, 0),
+      rawPeakRssMiB: round(rssC, 0),
       nodeFloorRssMiB: round(floor.maxRssKiB / 1024, 0),
-      verified: verified.citadel && verified.libStorage,
+      verified: allVerified,
     }),
   );
 } finally {
