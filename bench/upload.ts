@@ -94,7 +94,8 @@ async function rawUpload(file: string, concurrency: number): Promise<ChildReport
           else reject(new Error(`raw: part at ${start} answered ${res.statusCode}`));
         });
       });
-      const body = createReadStream(file, { start, end: start + length - 1 });
+      // 256 KiB reads, as the client makes: the limit is set by the transfer, not a smaller read size.
+      const body = createReadStream(file, { start, end: start + length - 1, highWaterMark: 256 * 1024 });
       body.once('error', (e) => req.destroy(e));
       body.pipe(req);
     });
