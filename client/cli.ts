@@ -1,6 +1,7 @@
 /**
  * `citadel`: the command line client. Run with `npx tsx client/cli.ts …` or `npm run citadel -- …`.
- * Human progress goes to stderr; `--json` prints one JSON document on stdout.
+ * The API URL and token come from `--api` and `--token` (`--token env:NAME` reads `$NAME`), else from the
+ * environment. Human progress goes to stderr; `--json` prints one JSON document on stdout.
  *
  * Exit codes: 0 ok · 1 usage or configuration · 2 the API refused (problem detail and request id printed)
  * · 3 the scan verdict is not clean (or did not arrive in time) · 4 transfer failed (network, storage)
@@ -44,19 +45,31 @@ Commands:
   abort <id>         Abort an upload in progress
   rm <id>            Delete a file
 
-Every command takes --json (one JSON document on stdout).
+Every command takes (before or after the command name):
+  --api <url>          the API's base URL, e.g. https://api.example.com (default: $CITADEL_API_URL)
+  --token <token>      a bearer access token (default: $CITADEL_TOKEN, else client credentials)
+  --token env:NAME     read the token from the environment variable NAME: it stays out of shell
+                       history and the process list, e.g. --token env:MY_CITADEL_TOKEN
+  --json               one JSON document on stdout
+Flags win over the environment.
+
+Upload progress goes to stderr: a bar with bytes, rate (last 5 s) and ETA on a terminal; elsewhere
+(CI, logs) one line every 2 s and one at the end.
 
 Environment:
-  CITADEL_API_URL        the API's base URL (required)
-  CITADEL_TOKEN          a bearer access token, or, for machine clients:
+  CITADEL_API_URL        the API's base URL (unless --api is given)
+  CITADEL_TOKEN          a bearer access token (unless --token is given), or, for machine clients:
   CITADEL_CLIENT_ID, CITADEL_CLIENT_SECRET, CITADEL_TOKEN_ENDPOINT   client credentials (token fetched and cached)
   CITADEL_API_KEY        the machine client's API key, sent as x-api-key
 
-Exit codes: 0 ok, 1 usage, 2 API refusal, 3 scan verdict not clean, 4 transfer failed, 130 interrupted.`;
+Exit codes: 0 ok, 1 usage or configuration, 2 API refusal, 3 scan verdict not clean, 4 transfer failed,
+130 interrupted.`;
 
 export const EXIT = { ok: 0, usage: 1, refused: 2, notClean: 3, failed: 4, interrupted: 130 } as const;
 
 class UsageError extends Error {}
+/** The API URL or the token is missing or unusable: the message says which and how to give it. */
+class ConfigError extends UsageError {}
 
 const out = (text: string) => process.stdout.write(`${text}\n`);
 const err = (text: string) => process.stderr.write(`${text}\n`);
@@ -79,24 +92,116 @@ const VERDICT: Record<string, string> = {
   scanning: 'still scanning',
 };
 
-function clientFromEnv(env: NodeJS.ProcessEnv): CitadelClient {
-  const baseUrl = env.CITADEL_API_URL;
-  if (!baseUrl)
-    throw new UsageError('Set CITADEL_API_URL to the API base URL, e.g. https://api.example.com.');
+/** The options every command takes, before or after the command name. */
+const GLOBAL_OPTIONS = {
+  api: { type: 'string' },
+  token: { type: 'string' },
+  json: { type: 'boolean', default: false },
+} as const;
+
+interface GlobalFlags {
+  readonly api?: string;
+  readonly token?: string;
+}
+
+/** Checks an API base URL: http(s), a host, no query or fragment (paths are appended to it). */
+function apiUrl(text: string, source: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ConfigError(
+      `${source}: "${text}" is not a URL; give the API's base URL, e.g. https://api.example.com.`,
+    );
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || !url.hostname)
+    throw new ConfigError(
+      `${source}: "${text}" is not an http(s) URL; give the API's base URL, e.g. https://api.example.com.`,
+    );
+  if (url.search || url.hash)
+    throw new ConfigError(`${source}: "${text}" has a query or fragment; give only the API's base URL.`);
+  return text;
+}
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** `--token env:NAME` reads NAME from the environment; anything else is the token itself. */
+function tokenFlag(value: string, env: NodeJS.ProcessEnv): string {
+  if (!value.startsWith('env:')) {
+    if (!value) throw new ConfigError('--token is empty; give a token, or env:NAME to read it from $NAME.');
+    return value;
+  }
+  const name = value.slice('env:'.length);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+    throw new ConfigError(`--token ${value}: "${name}" is not an environment variable name.`);
+  const token = env[name];
+  if (!token)
+    throw new ConfigError(`--token ${value}: the environment variable ${name} is not set (or is empty).`);
+  return token;
+}
+
+/** The client for one run: flags win over the environment. */
+function connect(flags: GlobalFlags, env: NodeJS.ProcessEnv): CitadelClient {
+  let baseUrl: string;
+  if (flags.api !== undefined) baseUrl = apiUrl(flags.api, '--api');
+  else if (env.CITADEL_API_URL) baseUrl = apiUrl(env.CITADEL_API_URL, 'CITADEL_API_URL');
+  else
+    throw new ConfigError(
+      'No API URL: give --api <url> or set CITADEL_API_URL, e.g. https://api.example.com.',
+    );
   let token: string | (() => Promise<string>);
-  if (env.CITADEL_TOKEN) token = env.CITADEL_TOKEN;
+  if (flags.token !== undefined) token = tokenFlag(flags.token, env);
+  else if (env.CITADEL_TOKEN) token = env.CITADEL_TOKEN;
   else if (env.CITADEL_CLIENT_ID && env.CITADEL_CLIENT_SECRET && env.CITADEL_TOKEN_ENDPOINT) {
-    token = clientCredentialsToken({
-      tokenEndpoint: env.CITADEL_TOKEN_ENDPOINT,
+    const tokenEndpoint = env.CITADEL_TOKEN_ENDPOINT;
+    const fetchToken = clientCredentialsToken({
+      tokenEndpoint,
       clientId: env.CITADEL_CLIENT_ID,
       clientSecret: env.CITADEL_CLIENT_SECRET,
     });
+    // Name the token endpoint when it cannot be reached, so the failure is not blamed on the API.
+    token = () =>
+      fetchToken().catch((error: unknown) => {
+        if (isFetchFailure(error))
+          throw new Error(`cannot reach the token endpoint ${tokenEndpoint} (${causeMessage(error)})`);
+        throw error;
+      });
   } else {
-    throw new UsageError(
-      'Set CITADEL_TOKEN to an access token (or CITADEL_CLIENT_ID, CITADEL_CLIENT_SECRET and CITADEL_TOKEN_ENDPOINT for a machine client).',
+    throw new ConfigError(
+      'No token: give --token <token> (or --token env:NAME), or set CITADEL_TOKEN (or CITADEL_CLIENT_ID, CITADEL_CLIENT_SECRET and CITADEL_TOKEN_ENDPOINT for a machine client).',
     );
   }
+  const { protocol, hostname } = new URL(baseUrl);
+  if (protocol === 'http:' && !LOOPBACK.has(hostname))
+    err(`warning: ${baseUrl} is plain http: the token crosses the network unencrypted.`);
   return new CitadelClient({ baseUrl, token, apiKey: env.CITADEL_API_KEY || undefined });
+}
+
+/** `fetch` could not reach the server at all (DNS, refused, reset): the API, or the token endpoint. */
+const isFetchFailure = (error: unknown): error is TypeError =>
+  error instanceof TypeError && error.message === 'fetch failed';
+
+const causeMessage = (error: Error): string =>
+  (error.cause as Error | undefined)?.message ||
+  (error.cause as { code?: string } | undefined)?.code ||
+  error.message;
+
+/**
+ * Splits `argv` into the command and its arguments. Global options may come first (`citadel --api URL ls`);
+ * they are handed on to the command, which parses them with its own options.
+ */
+function splitCommand(argv: readonly string[]): { command: string | undefined; args: string[] } {
+  const leading: string[] = [];
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--api' || a === '--token') {
+      leading.push(a, ...argv.slice(i + 1, i + 2));
+      i++;
+    } else if (a.startsWith('--api=') || a.startsWith('--token=') || a === '--json') leading.push(a);
+    else break;
+  }
+  return { command: argv[i], args: [...leading, ...argv.slice(i + 1)] };
 }
 
 const one = (positionals: string[], what: string): string => {
@@ -112,26 +217,235 @@ const positiveInt = (text: string | undefined, name: string, max: number): numbe
   return n;
 };
 
-function progressPrinter(tty: boolean) {
-  const started = Date.now();
-  let lastAt = 0;
-  let lastKey = '';
-  let base: number | undefined;
-  return (p: UploadProgress) => {
-    const now = Date.now();
-    base ??= p.bytesUploaded; // bytes S3 already held (resume) do not count towards the rate
-    const done = p.partsDone === p.partsTotal;
-    if (!tty && now - lastAt < 2000 && !done) return;
-    const key = `${((p.bytesUploaded / p.bytesTotal) * 100).toFixed(1).padStart(5)}%  ${formatBytes(p.bytesUploaded)} / ${formatBytes(p.bytesTotal)}  parts ${p.partsDone}/${p.partsTotal}`;
-    if (key === lastKey) return;
-    lastAt = now;
-    lastKey = key;
-    const seconds = (now - started) / 1000;
-    const line = seconds > 0.5 ? `${key}  ${formatBytes((p.bytesUploaded - base) / seconds)}/s` : key;
-    if (tty) process.stderr.write(`\r${line}\x1b[K${done ? '\n' : ''}`);
-    else err(line);
+/** What one progress line shows. */
+export interface ProgressView {
+  /** Bytes S3 holds, including those it already held when a resumed upload started. */
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  /** The recent transfer rate in bytes per second; 0 while unknown. */
+  readonly rateBps: number;
+}
+
+/** Seconds as `m:ss` or `h:mm:ss`; `>99h` beyond that, `--:--` when unknown. */
+export function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '--:--';
+  const s = Math.ceil(seconds);
+  if (s >= 100 * 3600) return '>99h';
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+const formatRate = (bps: number): string =>
+  bps > 0 && Number.isFinite(bps) ? `${formatBytes(bps < 1024 ? Math.round(bps) : bps)}/s` : '-- B/s';
+
+/** The fields of a progress line; their widths depend on the total only, so columns never jump about. */
+function progressFields(v: ProgressView) {
+  const total = Math.max(0, v.bytesTotal);
+  const done = Math.min(total, Math.max(0, v.bytesDone));
+  const permille = total === 0 ? 1000 : Math.min(1000, Math.floor((done * 1000) / total));
+  const rate = v.rateBps > 0 && Number.isFinite(v.rateBps) ? v.rateBps : 0;
+  const totalText = formatBytes(total);
+  return {
+    fraction: total === 0 ? 1 : done / total,
+    percent: `${(permille / 10).toFixed(1)}%`,
+    done: formatBytes(done),
+    total: totalText,
+    /** Every amount up to the total fits: KiB and MiB amounts take up to 10 characters ("1023.9 KiB"). */
+    doneWidth: Math.max(10, totalText.length),
+    rate: formatRate(rate),
+    eta: rate > 0 ? formatEta((total - done) / rate) : '--:--',
   };
 }
+
+const PERCENT_WIDTH = 6; // "100.0%"
+const RATE_WIDTH = 12; // "1023.9 MiB/s"
+const ETA_WIDTH = 8; // "99:59:59"
+const MIN_BAR = 10;
+const MAX_BAR = 60;
+
+/**
+ * One progress line at most `width` characters wide, e.g.
+ * `[#########----------]   48.2%    1.45 GiB / 3.00 GiB   212.4 MiB/s  ETA 0:07`.
+ * The bar takes the room the text leaves (10 to 60 cells) and is dropped when there is too little; the
+ * layout depends on `width` and the total only, so the bar's fill only grows as bytes do.
+ */
+export function renderProgress(v: ProgressView & { readonly width: number }): string {
+  const width = Math.max(0, Math.floor(v.width));
+  const f = progressFields(v);
+  const text = `${f.percent.padStart(PERCENT_WIDTH)}  ${f.done.padStart(f.doneWidth)} / ${f.total}  ${f.rate.padStart(RATE_WIDTH)}  ETA ${f.eta}`;
+  const room = PERCENT_WIDTH + 2 + f.doneWidth + 3 + f.total.length + 2 + RATE_WIDTH + 2 + 4 + ETA_WIDTH;
+  const barWidth = Math.min(MAX_BAR, width - room - 4); // "[", "]" and two spaces
+  let line: string;
+  if (barWidth >= MIN_BAR) {
+    const fill = Math.min(barWidth, Math.floor(barWidth * f.fraction));
+    line = `[${'#'.repeat(fill)}${'-'.repeat(barWidth - fill)}]  ${text}`;
+  } else if (room <= width) line = text;
+  else line = `${f.percent.padStart(PERCENT_WIDTH)}  ETA ${f.eta}`;
+  return line.slice(0, width).trimEnd();
+}
+
+/** The plain progress line for logs (no bar, no padding), e.g. `48.2%  1.45 GiB / 3.00 GiB  parts 12/24  212.4 MiB/s  ETA 0:07`. */
+export function renderProgressLine(
+  v: ProgressView & { readonly partsDone?: number; readonly partsTotal?: number },
+): string {
+  const f = progressFields(v);
+  const parts = v.partsTotal === undefined ? '' : `  parts ${v.partsDone ?? 0}/${v.partsTotal}`;
+  return `${f.percent}  ${f.done} / ${f.total}${parts}  ${f.rate}  ETA ${f.eta}`;
+}
+
+/**
+ * A moving transfer rate: bytes per second over the last `windowMs`. Reports 0 until samples span
+ * `minSpanMs`, so the first chunk's burst does not promise a wild ETA; falls towards 0 when bytes stop coming.
+ */
+export class RateMeter {
+  private samples: Array<{ readonly t: number; readonly bytes: number }> = [];
+  /** The first sample since the last reset, for the average. */
+  private start: { readonly t: number; readonly bytes: number } | undefined;
+
+  constructor(
+    private readonly windowMs = 5000,
+    private readonly minSpanMs = 1000,
+  ) {}
+
+  reset(): void {
+    this.samples = [];
+    this.start = undefined;
+  }
+
+  /** `bytes` is a running total (it may fall back when a failed part's bytes are taken back). */
+  add(bytes: number, t: number): void {
+    this.samples.push({ t, bytes });
+    this.start ??= { t, bytes };
+    // Keep one sample at or before the window's start, as its anchor.
+    while (this.samples.length > 2 && (this.samples[1]?.t ?? t) <= t - this.windowMs) this.samples.shift();
+  }
+
+  /** Bytes per second over the window that ends at `now`. */
+  rate(now: number): number {
+    const last = this.samples.at(-1);
+    const first = this.samples[0];
+    if (!first || !last || !this.start || last.t - this.start.t < this.minSpanMs) return 0;
+    let anchor = first;
+    for (const s of this.samples) if (s.t <= now - this.windowMs) anchor = s;
+    const span = Math.max(now, last.t) - anchor.t;
+    return span > 0 ? Math.max(0, ((last.bytes - anchor.bytes) * 1000) / span) : 0;
+  }
+
+  /** Bytes per second over everything measured since the last reset. */
+  average(): number {
+    const last = this.samples.at(-1);
+    const first = this.start;
+    if (!first || !last || last.t <= first.t) return 0;
+    return Math.max(0, ((last.bytes - first.bytes) * 1000) / (last.t - first.t));
+  }
+}
+
+export interface ProgressPrinterOptions {
+  /** A terminal: redraw one bar in place. Otherwise print a plain line every `intervalMs` and at the end. */
+  readonly tty: boolean;
+  readonly write: (text: string) => void;
+  /** The terminal's width. @default 80 */
+  readonly columns?: () => number | undefined;
+  readonly now?: () => number;
+  /** @default 2000 */
+  readonly intervalMs?: number;
+}
+
+/**
+ * Upload progress for people. Bytes S3 already held when a resumed upload started count as done but not
+ * towards the rate: the rate only measures what this run sends, from {@link ProgressPrinter.sending} on.
+ */
+export function createProgressPrinter(options: ProgressPrinterOptions) {
+  const now = options.now ?? Date.now;
+  const intervalMs = options.intervalMs ?? 2000;
+  const meter = new RateMeter();
+  let measuring: 'not yet' | 'next report' | 'yes' = 'not yet';
+  let last: UploadProgress | undefined;
+  let finished = false;
+  let drawn = ''; // the bar on screen, without a newline after it
+  let printedAt: number | undefined;
+
+  const view = (p: UploadProgress, rateBps: number) => ({
+    bytesDone: p.bytesUploaded,
+    bytesTotal: p.bytesTotal,
+    rateBps,
+  });
+  const draw = (line: string) => {
+    if (line === drawn) return;
+    options.write(`\r${line}\x1b[K`);
+    drawn = line;
+  };
+  const render = (at: number) => {
+    if (!last || finished) return;
+    const done = last.partsDone === last.partsTotal && last.bytesUploaded >= last.bytesTotal;
+    const rate = done ? meter.average() : meter.rate(at);
+    if (options.tty) {
+      draw(renderProgress({ ...view(last, rate), width: (options.columns?.() || 80) - 1 }));
+      if (done) {
+        options.write('\n');
+        drawn = '';
+      }
+    } else if (done || printedAt === undefined || at - printedAt >= intervalMs) {
+      options.write(
+        `${renderProgressLine({ ...view(last, rate), partsDone: last.partsDone, partsTotal: last.partsTotal })}\n`,
+      );
+      printedAt = at;
+    }
+    if (done) finished = true;
+  };
+
+  return {
+    /** A new upload (created, resumed or restarted): start over. */
+    reset(): void {
+      meter.reset();
+      measuring = 'not yet';
+      last = undefined;
+      finished = false;
+      printedAt = undefined;
+    },
+    /** Bytes start to flow: every report from the next one on counts towards the rate. */
+    sending(): void {
+      if (measuring === 'not yet') measuring = 'next report';
+    },
+    progress(p: UploadProgress): void {
+      const at = now();
+      if (measuring === 'next report') {
+        meter.reset();
+        measuring = 'yes';
+      }
+      if (measuring === 'yes') meter.add(p.bytesUploaded, at);
+      last = p;
+      // Before a resumed upload sends anything the uploader is still adding up the parts S3 holds, one by
+      // one: wait for the sum (the first report once bytes flow), unless the upload is already complete.
+      if (measuring === 'not yet' && p.partsSkipped > 0 && p.bytesUploaded < p.bytesTotal) return;
+      render(at);
+    },
+    /** Redraws (on a timer), so the rate and ETA move even while no bytes arrive. */
+    tick(): void {
+      if (options.tty) render(now());
+    },
+    /** A message between progress lines: on a terminal it goes above the bar, which is drawn again. */
+    log(text: string): void {
+      if (!drawn) {
+        options.write(`${text}\n`);
+        return;
+      }
+      options.write(`\r\x1b[K${text}\n`);
+      const bar = drawn;
+      drawn = '';
+      draw(bar);
+    },
+    /** Ends the bar's line, if one is drawn. */
+    end(): void {
+      if (drawn) options.write('\n');
+      drawn = '';
+    },
+  };
+}
+
+export type ProgressPrinter = ReturnType<typeof createProgressPrinter>;
 
 function describeEvent(e: UploadEvent): string | undefined {
   switch (e.type) {
@@ -154,11 +468,14 @@ function describeEvent(e: UploadEvent): string | undefined {
   }
 }
 
-async function upload(client: CitadelClient, args: string[]): Promise<number> {
+type Connect = (flags: GlobalFlags) => CitadelClient;
+
+async function upload(args: string[], connect: Connect): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
     options: {
+      ...GLOBAL_OPTIONS,
       type: { type: 'string' },
       name: { type: 'string' },
       concurrency: { type: 'string' },
@@ -168,9 +485,9 @@ async function upload(client: CitadelClient, args: string[]): Promise<number> {
       'no-resume': { type: 'boolean', default: false },
       sha256: { type: 'boolean', default: false },
       'limit-rate': { type: 'string' },
-      json: { type: 'boolean', default: false },
     },
   });
+  const client = connect(values);
   const path = one(positionals, 'file to upload');
   const info = await stat(path).catch(() => undefined);
   if (!info?.isFile()) throw new UsageError(`${path}: no such file.`);
@@ -188,6 +505,14 @@ async function upload(client: CitadelClient, args: string[]): Promise<number> {
   const interrupt = () => controller.abort();
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
+  const tty = process.stderr.isTTY === true;
+  const progress = createProgressPrinter({
+    tty,
+    write: (text) => process.stderr.write(text),
+    columns: () => process.stderr.columns,
+  });
+  const redraw = tty ? setInterval(() => progress.tick(), 1000) : undefined;
+  redraw?.unref();
   let id: string | undefined;
   try {
     const result = await uploadFile(client, path, {
@@ -202,23 +527,29 @@ async function upload(client: CitadelClient, args: string[]): Promise<number> {
       scanTimeoutMs: scanTimeout === undefined ? undefined : scanTimeout * 1000,
       signal: controller.signal,
       keepOnAbort: true,
-      onProgress: progressPrinter(process.stderr.isTTY === true),
+      onProgress: (p) => progress.progress(p),
       onEvent: (e) => {
         if (e.type === 'created' || e.type === 'resumed') id = e.id;
+        if (e.type === 'created' || e.type === 'resumed' || e.type === 'restarted') progress.reset();
+        // A new upload sends every byte; a resumed one starts sending once its first part URLs are signed.
+        if (e.type === 'created' || e.type === 'signed') progress.sending();
         const text = describeEvent(e);
-        if (text) err(text);
-        if (e.type === 'completed' && !values['no-wait']) err('waiting for the malware scan and type check…');
+        if (text) progress.log(text);
+        if (e.type === 'completed' && !values['no-wait'])
+          progress.log('waiting for the malware scan and type check…');
       },
     });
+    progress.end();
     const clean = result.file.state === 'clean' || (values['no-wait'] && result.file.state === 'scanning');
     if (values.json) out(JSON.stringify(result));
     else out(`${result.id}  ${result.file.state}  ${formatBytes(result.file.size)}  ${result.file.filename}`);
     if (!values['no-wait']) err(`verdict: ${VERDICT[result.file.state] ?? result.file.state}`);
     return clean ? EXIT.ok : EXIT.notClean;
   } catch (error) {
+    progress.end();
     if (isAbortError(error) && controller.signal.aborted) {
       err(
-        `\ninterrupted. The upload is kept: run the same command again to resume${id ? `, or \`citadel abort ${id}\` to discard it` : ''}.`,
+        `interrupted. The upload is kept: run the same command again to resume${id ? `, or \`citadel abort ${id}\` to discard it` : ''}.`,
       );
       return EXIT.interrupted;
     }
@@ -230,6 +561,7 @@ async function upload(client: CitadelClient, args: string[]): Promise<number> {
     }
     throw error;
   } finally {
+    clearInterval(redraw);
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
   }
@@ -238,12 +570,9 @@ async function upload(client: CitadelClient, args: string[]): Promise<number> {
 const fileLine = (f: ApiFile): string =>
   `${f.id}  ${f.state.padEnd(11)}  ${formatBytes(f.size).padStart(10)}  ${f.createdAt}  ${f.filename}`;
 
-async function status(client: CitadelClient, args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { json: { type: 'boolean', default: false } },
-  });
+async function status(args: string[], connect: Connect): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: GLOBAL_OPTIONS });
+  const client = connect(values);
   const id = one(positionals, 'file id');
   const file = await client.getFile(id);
   let upload: { partSize: number | null; partCount: number | null; partsHeld: number } | undefined;
@@ -260,18 +589,19 @@ async function status(client: CitadelClient, args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-async function list(client: CitadelClient, args: string[]): Promise<number> {
+async function list(args: string[], connect: Connect): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
     options: {
+      ...GLOBAL_OPTIONS,
       limit: { type: 'string' },
       cursor: { type: 'string' },
       all: { type: 'boolean', default: false },
       owner: { type: 'string' },
-      json: { type: 'boolean', default: false },
     },
   });
+  const client = connect(values);
   if (positionals.length > 0) throw new UsageError('ls takes no arguments.');
   const limit = positiveInt(values.limit, 'limit', 100);
   let page: { items: ApiFile[]; nextCursor: string | null };
@@ -290,12 +620,13 @@ async function list(client: CitadelClient, args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-async function download(client: CitadelClient, args: string[]): Promise<number> {
+async function download(args: string[], connect: Connect): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { output: { type: 'string', short: 'o' }, json: { type: 'boolean', default: false } },
+    options: { ...GLOBAL_OPTIONS, output: { type: 'string', short: 'o' } },
   });
+  const client = connect(values);
   const id = one(positionals, 'file id');
   const result = await downloadFile(client, id, resolve(values.output ?? '.'));
   if (values.json) out(JSON.stringify({ id, path: result.path, bytes: result.bytes, sha256: result.sha256 }));
@@ -305,17 +636,15 @@ async function download(client: CitadelClient, args: string[]): Promise<number> 
 
 async function simple(
   args: string[],
-  action: (id: string) => Promise<void>,
+  connect: Connect,
+  action: (client: CitadelClient, id: string) => Promise<void>,
   done: (id: string) => Record<string, unknown>,
   message: (id: string) => string,
 ): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { json: { type: 'boolean', default: false } },
-  });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: GLOBAL_OPTIONS });
+  const client = connect(values);
   const id = one(positionals, 'file id');
-  await action(id);
+  await action(client, id);
   if (values.json) out(JSON.stringify(done(id)));
   else out(message(id));
   return EXIT.ok;
@@ -323,8 +652,14 @@ async function simple(
 
 /** Runs one command; returns the exit code. */
 export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const [command, ...args] = argv;
+  const { command, args } = splitCommand(argv);
   const json = args.includes('--json');
+  let baseUrl: string | undefined;
+  const connectOnce: Connect = (flags) => {
+    const client = connect(flags, env);
+    baseUrl = client.baseUrl;
+    return client;
+  };
   try {
     if (command === undefined || ['help', '--help', '-h'].includes(command)) {
       (command === undefined ? err : out)(USAGE);
@@ -334,30 +669,36 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       out(USAGE);
       return EXIT.ok;
     }
-    const commands: Record<string, (c: CitadelClient) => Promise<number>> = {
-      upload: (c) => upload(c, args),
-      status: (c) => status(c, args),
-      ls: (c) => list(c, args),
-      download: (c) => download(c, args),
-      abort: (c) =>
+    const commands: Record<string, () => Promise<number>> = {
+      upload: () => upload(args, connectOnce),
+      status: () => status(args, connectOnce),
+      ls: () => list(args, connectOnce),
+      download: () => download(args, connectOnce),
+      abort: () =>
         simple(
           args,
-          (id) => c.abortUpload(id),
+          connectOnce,
+          (c, id) => c.abortUpload(id),
           (id) => ({ id, aborted: true }),
           (id) => `${id} aborted`,
         ),
-      rm: (c) =>
+      rm: () =>
         simple(
           args,
-          (id) => c.deleteFile(id),
+          connectOnce,
+          (c, id) => c.deleteFile(id),
           (id) => ({ id, deleted: true }),
           (id) => `${id} deleted`,
         ),
     };
     const run = commands[command];
     if (!run) throw new UsageError(`Unknown command "${command}".`);
-    return await run(clientFromEnv(env));
+    return await run();
   } catch (error) {
+    if (error instanceof ConfigError) {
+      err(`citadel: ${error.message}\nRun \`citadel --help\` for the options.`);
+      return EXIT.usage;
+    }
     if (error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
       err(`citadel: ${(error as Error).message}\n\n${USAGE}`);
       return EXIT.usage;
@@ -369,13 +710,23 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       if (json) out(JSON.stringify({ error: error.problem }));
       return EXIT.refused;
     }
-    const message =
-      error instanceof StorageRequestError || error instanceof FileChangedError
-        ? error.message
-        : `${(error as Error).message ?? String(error)}${(error as { cause?: Error }).cause ? ` (${(error as { cause: Error }).cause.message})` : ''}`;
+    let code: number = EXIT.failed;
+    let message: string;
+    if (isFetchFailure(error)) {
+      // No answer at all from the API: a host that does not exist is a configuration error, the rest network.
+      const cause = error.cause as { code?: string } | undefined;
+      const where = `the API at ${baseUrl ?? 'the configured URL'}`;
+      if (cause?.code === 'ENOTFOUND') {
+        code = EXIT.usage;
+        message = `cannot reach ${where}: no such host (${causeMessage(error)}). Check --api or CITADEL_API_URL.`;
+      } else message = `cannot reach ${where} (${causeMessage(error)})`;
+    } else if (error instanceof StorageRequestError || error instanceof FileChangedError)
+      message = error.message;
+    else
+      message = `${(error as Error).message ?? String(error)}${(error as { cause?: Error }).cause ? ` (${(error as { cause: Error }).cause.message})` : ''}`;
     err(`citadel: ${message}`);
     if (json) out(JSON.stringify({ error: { message } }));
-    return EXIT.failed;
+    return code;
   }
 }
 

@@ -4,16 +4,27 @@
  */
 import { type FSWatcher, watch } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import {
+  createProgressPrinter,
+  formatEta,
+  RateMeter,
+  renderProgress,
+  renderProgressLine,
+} from '../../client/cli';
 import { CitadelClient } from '../../client/client';
+import type { UploadProgress } from '../../client/upload';
 import { EICAR } from '../../local/guardduty-simulator';
 import { startUploadEnvironment, type UploadEnvironment } from '../support/uploads';
 import { finished, MiB, ROOT, randomFile, runCli, sha256Of, startCli, until } from './support';
 
 let env: UploadEnvironment;
 let dir: string;
+let token: string;
 let cliEnv: Record<string, string>;
 let client: CitadelClient;
 
@@ -23,7 +34,7 @@ const pdfHead = Buffer.from('%PDF-1.7\n%\xe2\xe3\xcf\xd3\n', 'latin1');
 beforeAll(async () => {
   env = await startUploadEnvironment({ maxUploadBytes: 64 * MiB });
   dir = await mkdtemp(path.join(tmpdir(), 'citadel-cli-'));
-  const token = await env.token('user', 'carol');
+  token = await env.token('user', 'carol');
   cliEnv = { CITADEL_API_URL: env.url, CITADEL_TOKEN: token };
   client = new CitadelClient({ baseUrl: env.url, token });
 }, 60_000);
@@ -236,7 +247,366 @@ describe('citadel exit codes', () => {
       expect([cases[i]?.[0], run.code]).toEqual([cases[i]?.[0], 1]);
       expect(run.stderr).toMatch(/citadel: |Usage: citadel/);
     });
-    expect(runs[6]?.stderr).toContain('Set CITADEL_API_URL');
-    expect(runs[7]?.stderr).toContain('Set CITADEL_TOKEN');
+    expect(runs[6]?.stderr).toContain('No API URL: give --api <url> or set CITADEL_API_URL');
+    expect(runs[7]?.stderr).toContain(
+      'No token: give --token <token> (or --token env:NAME), or set CITADEL_TOKEN',
+    );
+  });
+});
+
+/** A local port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+describe('citadel --api and --token', () => {
+  it('runs upload, status and ls from --api and --token alone, given before or after the command', async () => {
+    const file = await randomFile(path.join(dir, 'flags.bin'), 1 * MiB);
+
+    const up = await runCli(
+      ['upload', file, '--json', '--no-resume', '--api', env.url, '--token', token],
+      {},
+    );
+    const { id } = JSON.parse(up.stdout);
+    const status = await runCli(['--api', env.url, '--token', token, 'status', id, '--json'], {});
+    const ls = await runCli(['ls', `--api=${env.url}`, `--token=${token}`, '--limit', '5', '--json'], {});
+
+    expect(up.code).toBe(0);
+    expect(JSON.parse(up.stdout).file).toMatchObject({ id: expect.stringMatching(UUID), state: 'clean' });
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout).file).toMatchObject({ id, state: 'clean', filename: 'flags.bin' });
+    expect(ls.code).toBe(0);
+    expect(JSON.parse(ls.stdout).items.map((f: { id: string }) => f.id)).toContain(id);
+  });
+
+  it('lets --api and --token win over CITADEL_API_URL and CITADEL_TOKEN', async () => {
+    const unusableEnv = { CITADEL_API_URL: 'https://citadel.invalid', CITADEL_TOKEN: 'not-a-token' };
+
+    const flagsOverBadEnv = await runCli(['ls', '--json', '--api', env.url, '--token', token], unusableEnv);
+    const badTokenOverGoodEnv = await runCli(['ls', '--token', 'not-a-token'], cliEnv);
+
+    expect(flagsOverBadEnv.code).toBe(0);
+    expect(JSON.parse(flagsOverBadEnv.stdout)).toMatchObject({ items: expect.any(Array) });
+    expect(badTokenOverGoodEnv.code).toBe(2);
+    expect(badTokenOverGoodEnv.stderr).toMatch(/citadel: .*\(401\)/);
+  });
+
+  it('reads the token from the variable `--token env:NAME` names, over CITADEL_TOKEN', async () => {
+    const fromVariable = await runCli(['ls', '--json', '--token', 'env:MY_CITADEL_TOKEN'], {
+      CITADEL_API_URL: env.url,
+      MY_CITADEL_TOKEN: token,
+    });
+    const variableWins = await runCli(['ls', '--token', 'env:MY_CITADEL_TOKEN'], {
+      ...cliEnv,
+      MY_CITADEL_TOKEN: 'not-a-token',
+    });
+
+    expect(fromVariable.code).toBe(0);
+    expect(JSON.parse(fromVariable.stdout)).toMatchObject({ items: expect.any(Array) });
+    expect(variableWins.code).toBe(2);
+    expect(variableWins.stderr).toMatch(/\(401\)/);
+  });
+
+  it('exits 1 with a message naming the fix when there is no usable token', async () => {
+    const apiOnly = { CITADEL_API_URL: env.url };
+    const cases: Array<[string[], Record<string, string>, string]> = [
+      [
+        ['ls'],
+        apiOnly,
+        'No token: give --token <token> (or --token env:NAME), or set CITADEL_TOKEN (or CITADEL_CLIENT_ID',
+      ],
+      [
+        ['ls', '--token', 'env:CITADEL_UNSET_VAR'],
+        cliEnv,
+        '--token env:CITADEL_UNSET_VAR: the environment variable CITADEL_UNSET_VAR is not set',
+      ],
+      [
+        ['ls', '--token', 'env:EMPTY'],
+        { ...apiOnly, EMPTY: '' },
+        'the environment variable EMPTY is not set (or is empty)',
+      ],
+      [['ls', '--token', 'env:1-bad'], apiOnly, '"1-bad" is not an environment variable name'],
+      [['ls', '--token='], apiOnly, '--token is empty'],
+      [['ls', '--token'], apiOnly, "Option '--token <value>' argument missing"],
+    ];
+
+    const runs = await Promise.all(cases.map(([args, environment]) => runCli(args, environment)));
+
+    runs.forEach((run, i) => {
+      expect([cases[i]?.[0], run.code]).toEqual([cases[i]?.[0], 1]);
+      expect(run.stderr).toContain(cases[i]?.[2]);
+      expect(run.stdout).toBe('');
+    });
+  });
+
+  it('exits 1 with a clear message on an API URL that is not an http(s) base URL', async () => {
+    const cases: Array<[string[], Record<string, string>, string]> = [
+      [['ls', '--api', 'not a url'], cliEnv, '--api: "not a url" is not a URL; give the API\'s base URL'],
+      [['ls', '--api', 'ftp://files.example.com'], cliEnv, 'is not an http(s) URL'],
+      [['ls', '--api', `${env.url}/?stage=dev`], cliEnv, 'has a query or fragment'],
+      [
+        ['ls'],
+        { CITADEL_TOKEN: token, CITADEL_API_URL: 'api.example.com' },
+        'CITADEL_API_URL: "api.example.com" is not a URL',
+      ],
+      [['ls', '--api'], cliEnv, "Option '--api <value>' argument missing"],
+    ];
+
+    const runs = await Promise.all(cases.map(([args, environment]) => runCli(args, environment)));
+
+    runs.forEach((run, i) => {
+      expect([cases[i]?.[0], run.code]).toEqual([cases[i]?.[0], 1]);
+      expect(run.stderr).toContain(cases[i]?.[2]);
+    });
+  });
+
+  it('exits 4 naming the URL when nothing answers at --api', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`;
+
+    const run = await runCli(['ls', '--json', '--api', url, '--token', token], {});
+
+    expect(run.code).toBe(4);
+    expect(run.stderr).toContain(`citadel: cannot reach the API at ${url} (connect ECONNREFUSED`);
+    expect(JSON.parse(run.stdout).error.message).toContain(`cannot reach the API at ${url}`);
+  });
+});
+
+const GiB = 1024 * MiB;
+const TiB = 1024 * GiB;
+const hashes = (line: string): number => line.split('#').length - 1;
+const percentOf = (line: string): number => Number(/(\d+\.\d)%/.exec(line)?.[1]);
+
+describe('renderProgress', () => {
+  it('draws a bar, the percentage, the bytes, the rate and the ETA in the width given', () => {
+    expect(renderProgress({ bytesDone: 1.5 * GiB, bytesTotal: 3 * GiB, rateBps: 100 * MiB, width: 80 })).toBe(
+      '[#########----------]   50.0%    1.50 GiB / 3.00 GiB   100.0 MiB/s  ETA 0:16',
+    );
+    expect(renderProgress({ bytesDone: 0, bytesTotal: 3 * GiB, rateBps: 0, width: 80 })).toBe(
+      '[-------------------]    0.0%         0 B / 3.00 GiB        -- B/s  ETA --:--',
+    );
+    expect(renderProgress({ bytesDone: 20 * MiB, bytesTotal: 20 * MiB, rateBps: 50 * MiB, width: 90 })).toBe(
+      '[#############################]  100.0%    20.0 MiB / 20.0 MiB    50.0 MiB/s  ETA 0:00',
+    );
+  });
+
+  it('drops the bar, then the bytes and the rate, as the terminal narrows', () => {
+    const view = { bytesDone: 1.5 * GiB, bytesTotal: 3 * GiB, rateBps: 100 * MiB };
+
+    expect(renderProgress({ ...view, width: 60 })).toBe(
+      ' 50.0%    1.50 GiB / 3.00 GiB   100.0 MiB/s  ETA 0:16',
+    );
+    expect(renderProgress({ ...view, width: 30 })).toBe(' 50.0%  ETA 0:16');
+    expect(renderProgress({ ...view, width: 8 })).toBe(' 50.0%');
+    expect(renderProgress({ ...view, width: 0 })).toBe('');
+  });
+
+  it('does not promise 100% before the last byte, and never floods a wide terminal', () => {
+    expect(
+      percentOf(renderProgress({ bytesDone: 999_999, bytesTotal: 1_000_000, rateBps: 0, width: 80 })),
+    ).toBe(99.9);
+    expect(hashes(renderProgress({ bytesDone: 1, bytesTotal: 1, rateBps: 0, width: 500 }))).toBe(60);
+  });
+
+  const total = fc.integer({ min: 0, max: 5 * TiB });
+  const rate = fc.oneof(fc.constant(0), fc.double({ min: 0, max: 100 * GiB, noNaN: true }));
+  const width = fc.integer({ min: 0, max: 300 });
+
+  it('never exceeds the width', () => {
+    fc.assert(
+      fc.property(
+        total,
+        fc.integer({ min: -1, max: 6 * TiB }),
+        rate,
+        width,
+        (bytesTotal, bytesDone, rateBps, w) => {
+          expect(renderProgress({ bytesDone, bytesTotal, rateBps, width: w }).length).toBeLessThanOrEqual(w);
+        },
+      ),
+    );
+  });
+
+  it('shows a percentage from 0 to 100, whatever the bytes reported', () => {
+    fc.assert(
+      fc.property(total, fc.integer({ min: -MiB, max: 6 * TiB }), rate, (bytesTotal, bytesDone, rateBps) => {
+        for (const line of [
+          renderProgress({ bytesDone, bytesTotal, rateBps, width: 200 }),
+          renderProgressLine({ bytesDone, bytesTotal, rateBps }),
+        ]) {
+          const percent = percentOf(line);
+          expect(percent).toBeGreaterThanOrEqual(0);
+          expect(percent).toBeLessThanOrEqual(100);
+        }
+      }),
+    );
+  });
+
+  it('shows the ETA as --:-- while the rate is unknown (0), at any width that has room for it', () => {
+    fc.assert(
+      fc.property(total, fc.nat(), fc.integer({ min: 17, max: 300 }), (bytesTotal, done, w) => {
+        const view = { bytesDone: Math.min(done, bytesTotal), bytesTotal, rateBps: 0 };
+        expect(renderProgress({ ...view, width: w })).toContain('ETA --:--');
+        expect(renderProgressLine(view)).toMatch(/ -- B\/s {2}ETA --:--$/);
+      }),
+    );
+  });
+
+  it('fills the bar monotonically as bytes arrive (same width, total and rate)', () => {
+    fc.assert(
+      fc.property(
+        total,
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        rate,
+        width,
+        (bytesTotal, a, b, rateBps, w) => {
+          const [less, more] = [Math.min(a, b), Math.max(a, b)].map((x) => Math.floor(x * bytesTotal)) as [
+            number,
+            number,
+          ];
+          const fill = (bytesDone: number) =>
+            hashes(renderProgress({ bytesDone, bytesTotal, rateBps, width: w }));
+          expect(fill(less)).toBeLessThanOrEqual(fill(more));
+        },
+      ),
+    );
+  });
+
+  it('formats the ETA as m:ss, then h:mm:ss, capped at >99h', () => {
+    expect([0, 7, 6.2, 59.5, 3599, 3600, 359_999, 360_000, Number.POSITIVE_INFINITY].map(formatEta)).toEqual([
+      '0:00',
+      '0:07',
+      '0:07',
+      '1:00',
+      '59:59',
+      '1:00:00',
+      '99:59:59',
+      '>99h',
+      '--:--',
+    ]);
+  });
+});
+
+describe('RateMeter', () => {
+  it('knows no rate until a second of samples, then measures bytes per second', () => {
+    const meter = new RateMeter();
+    meter.add(0, 0);
+    meter.add(5 * MiB, 500);
+    const early = meter.rate(500);
+    meter.add(10 * MiB, 1000);
+
+    expect(early).toBe(0);
+    expect(meter.rate(1000)).toBe(10 * MiB);
+  });
+
+  it('forgets what came before the last 5 s, and falls to 0 when bytes stop', () => {
+    const meter = new RateMeter();
+    // 100 MiB/s for 5 s, then 10 MiB/s for 10 s
+    for (let t = 0; t <= 5000; t += 100) meter.add((t / 1000) * 100 * MiB, t);
+    for (let t = 5100; t <= 15_000; t += 100) meter.add(500 * MiB + ((t - 5000) / 1000) * 10 * MiB, t);
+
+    expect(meter.rate(15_000)).toBeCloseTo(10 * MiB, 0);
+    expect(meter.average()).toBeCloseTo((600 * MiB) / 15, 0);
+    expect(meter.rate(20_000)).toBe(0);
+  });
+});
+
+describe('createProgressPrinter', () => {
+  const report = (bytesUploaded: number, partsDone: number, partsSkipped = 0): UploadProgress => ({
+    bytesUploaded,
+    bytesTotal: 40 * MiB,
+    partsDone,
+    partsTotal: 5,
+    partsSkipped,
+  });
+
+  function printer(tty: boolean, columns?: number) {
+    let now = 0;
+    const written: string[] = [];
+    const p = createProgressPrinter({
+      tty,
+      write: (text) => written.push(text),
+      columns: () => columns,
+      now: () => now,
+    });
+    return { p, written, at: (t: number) => (now = t) };
+  }
+
+  it('off a terminal prints one line every 2 s and one at the end, with the rate and the ETA', () => {
+    const { p, written, at } = printer(false);
+    p.reset();
+    p.sending();
+
+    at(0);
+    p.progress(report(1 * MiB, 0));
+    at(1000);
+    p.progress(report(11 * MiB, 1));
+    at(2000);
+    p.progress(report(21 * MiB, 2));
+    at(3000);
+    p.progress(report(40 * MiB, 5));
+    p.progress(report(40 * MiB, 5)); // the uploader's final flush
+
+    expect(written).toEqual([
+      '2.5%  1.0 MiB / 40.0 MiB  parts 0/5  -- B/s  ETA --:--\n',
+      '52.5%  21.0 MiB / 40.0 MiB  parts 2/5  10.0 MiB/s  ETA 0:02\n',
+      '100.0%  40.0 MiB / 40.0 MiB  parts 5/5  13.0 MiB/s  ETA 0:00\n',
+    ]);
+  });
+
+  it('counts the parts S3 already held as done but not towards the rate when resuming', () => {
+    const { p, written, at } = printer(false);
+    p.reset(); // resumed: S3 holds parts 1 and 2 (16 MiB)
+
+    at(0);
+    p.progress(report(8 * MiB, 2, 2)); // the uploader adds the held parts one at a time: not shown
+    p.sending(); // the first part URLs are signed
+    at(2000);
+    p.progress(report(16 * MiB + 1 * MiB, 2, 2));
+    at(4000);
+    p.progress(report(16 * MiB + 11 * MiB, 3, 2));
+
+    expect(written).toEqual([
+      '42.5%  17.0 MiB / 40.0 MiB  parts 2/5  -- B/s  ETA --:--\n',
+      '67.5%  27.0 MiB / 40.0 MiB  parts 3/5  5.0 MiB/s  ETA 0:03\n',
+    ]);
+  });
+
+  it('shows one final line when S3 already held every part', () => {
+    const { p, written, at } = printer(false);
+    p.reset();
+
+    at(0);
+    p.progress(report(8 * MiB, 5, 5));
+    p.progress(report(40 * MiB, 5, 5));
+
+    expect(written).toEqual(['100.0%  40.0 MiB / 40.0 MiB  parts 5/5  -- B/s  ETA --:--\n']);
+  });
+
+  it('on a terminal redraws one bar in place, fitted to its width, and keeps messages above it', () => {
+    const { p, written, at } = printer(true, 81);
+    p.reset();
+    p.sending();
+
+    at(0);
+    p.progress(report(0, 0));
+    at(2000);
+    p.progress(report(20 * MiB, 2));
+    p.log('part 3: socket hang up; retry 1 in 0.3 s');
+    at(4000);
+    p.progress(report(40 * MiB, 5));
+
+    const bar = (s: string) => `\r${s}\x1b[K`;
+    expect(written).toEqual([
+      bar('[-------------------]    0.0%         0 B / 40.0 MiB        -- B/s  ETA --:--'),
+      bar('[#########----------]   50.0%    20.0 MiB / 40.0 MiB    10.0 MiB/s  ETA 0:02'),
+      '\r\x1b[Kpart 3: socket hang up; retry 1 in 0.3 s\n',
+      bar('[#########----------]   50.0%    20.0 MiB / 40.0 MiB    10.0 MiB/s  ETA 0:02'),
+      bar('[###################]  100.0%    40.0 MiB / 40.0 MiB    10.0 MiB/s  ETA 0:00'),
+      '\n',
+    ]);
   });
 });
