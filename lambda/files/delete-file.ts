@@ -26,12 +26,12 @@ export const handler = defineHandler(deleteFile, async ({ params, principal, req
     allowAnyone: canDeleteAnyFile,
   });
   await transaction(async (tx) => {
-    await tx.query('SELECT 1 FROM citadel.files WHERE id = $1 FOR UPDATE', [existing.id]);
-    const row = await findFile(existing.id, tx);
+    const row = await findFile(existing.id, tx, { lock: true });
     if (!row) throw new NotFoundError('No such file.');
     if (row.state === 'uploading' && row.upload_id) await abortMultipart(row.object_key, row.upload_id);
-    if (['uploading', 'scanning', 'clean', 'scan_failed'].includes(row.state))
-      await deleteObject(row.object_key);
+    // Infected and rejected objects live in quarantine for its retention; any other state may have left an
+    // object (a failed one whose deletion did not go through): deleting a missing key is a no-op.
+    if (row.state !== 'infected' && row.state !== 'rejected') await deleteObject(row.object_key);
     await transitionFile(tx, row.id, [row.state], 'deleted', { deleted_at: new Date() });
     await recordAudit(
       {

@@ -13,7 +13,7 @@ const WHY_NOT: Record<string, string> = {
   scanning: 'the malware scan and type check have not finished; try again shortly',
   infected: 'the malware scan found a threat; it is quarantined',
   rejected: 'its content is not the declared type; it is quarantined',
-  scan_failed: 'the malware scan could not complete; an operator has been alerted',
+  scan_failed: 'the malware scan could not complete; it stays unreadable until an administrator reviews it',
   failed: 'the upload failed',
   aborted: 'the upload was aborted',
 };
@@ -35,7 +35,9 @@ export const handler = defineHandler(downloadFile, async ({ params, principal, r
     allowAnyone: canReadAnyFile,
   });
   if (row.state !== 'clean') {
-    throw new ConflictError(`This file cannot be downloaded: ${WHY_NOT[row.state] ?? `it is ${row.state}`}.`);
+    const why = WHY_NOT[row.state] ?? `it is ${row.state}`;
+    const reason = row.state === 'failed' && row.failure_reason ? ` (${row.failure_reason})` : '';
+    throw new ConflictError(`This file cannot be downloaded: ${why}${reason}.`);
   }
   const url = await presignDownload(row.object_key, attachmentDisposition(row.filename), row.content_type);
   await recordAudit({

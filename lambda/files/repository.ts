@@ -45,9 +45,13 @@ export function toApiFile(row: FileRow): ApiFile {
   };
 }
 
-/** One file by id (primary-key lookup), deleted ones excluded. */
-export async function findFile(id: string, tx?: Queryable): Promise<FileRow | undefined> {
-  const sql = "SELECT * FROM citadel.files WHERE id = $1 AND state <> 'deleted'";
+/** One file by id (primary-key lookup), deleted ones excluded; `lock` (in a transaction) holds it FOR UPDATE. */
+export async function findFile(
+  id: string,
+  tx?: Queryable,
+  { lock = false }: { lock?: boolean } = {},
+): Promise<FileRow | undefined> {
+  const sql = `SELECT * FROM citadel.files WHERE id = $1 AND state <> 'deleted'${lock ? ' FOR UPDATE' : ''}`;
   const rows = tx
     ? (await tx.query<FileRow>(sql, [id])).rows
     : await query<FileRow>(sql, [id], { idempotent: true });

@@ -3,16 +3,15 @@
  * - no threats, real type matches the declared one (and SHA-256, when declared) → `clean`, downloadable;
  * - threats → `infected`, moved to quarantine;
  * - no threats but the content is not what was declared → `rejected`, moved to quarantine;
- * - GuardDuty could not scan it → `scan_failed`, left in place unreadable, on-call alerted;
+ * - GuardDuty could not scan it → `scan_failed`, left in place unreadable, counted in `ScanFailed`;
  * - the object is not the declared size (a browser completed it at S3 with parts missing) → `failed`,
  *   object deleted.
  * Each file gets exactly one verdict: replays and late events change nothing.
  */
 import type { FileState } from '../../contract/api/files';
 import { SCAN_OUTCOME_METRICS, type ScanOutcome } from '../../contract/scan';
-import { type FileRow, findFileByKey, transitionFile } from '../files/repository';
-import { recordAudit } from '../shared/audit';
-import { transaction } from '../shared/db';
+import { type FileRow, findFileByKey } from '../files/repository';
+import { type Actor, moveFile, uploadCompleted } from '../files/transitions';
 import { logger, metrics } from '../shared/powertools';
 import { deleteObject } from '../uploads/multipart';
 import { isNoSuchKey, uploadsBucket } from '../uploads/s3';
@@ -49,6 +48,7 @@ export async function processScanResult(event: ScanResultEvent): Promise<Pipelin
     await moveToQuarantine(row, object.versionId);
     return 'ignored';
   }
+  if (await removeIfUnwanted(row)) return 'ignored';
   if (row.state !== 'uploading' && row.state !== 'scanning') {
     logger.info('file already has a verdict; event ignored', { state: row.state });
     return 'ignored';
@@ -65,42 +65,50 @@ export async function processScanResult(event: ScanResultEvent): Promise<Pipelin
     throw error;
   }
 
+  const actor: Actor = { principal: 'system', requestId: `guardduty:${event.id}` };
+  if (row.state === 'uploading' && verdict.outcome !== 'size_mismatch') {
+    // The verdict came before S3's Object Created event: record the completion that event would have.
+    await moveFile(actor, row.id, uploadCompleted(Number(row.declared_size), { via: 'scan-result' }));
+  }
   // The verdict is recorded first (the file is never downloadable again unless clean), then the object is
-  // moved; a failed move is retried with the event and finished by the branch above.
-  const applied = await transaction(async (tx) => {
-    const moved = await transitionFile(tx, row.id, ['uploading', 'scanning'], STATES[verdict.outcome], {
+  // moved or deleted; a failure there fails the invocation, and the retry finishes it (branches above).
+  const applied = await moveFile(actor, row.id, {
+    from: ['uploading', 'scanning'],
+    to: STATES[verdict.outcome],
+    set: {
       scanned_at: new Date(),
       completed_at: row.completed_at ?? new Date(),
       scan_status: result.scanResultStatus,
       ...verdict.set,
-    });
-    if (!moved) return false;
-    await recordAudit(
-      {
-        principal: 'system',
-        action: 'file.scan',
-        target: `file:${row.id}`,
-        outcome: verdict.outcome === 'clean' ? 'success' : 'failure',
-        requestId: `guardduty:${event.id}`,
-        details: { verdict: verdict.outcome, scanResult: result.scanResultStatus, ...verdict.details },
-      },
-      tx,
-    );
-    return true;
+    },
+    action: 'file.scan',
+    outcome: verdict.outcome === 'clean' ? 'success' : 'failure',
+    details: { verdict: verdict.outcome, scanResult: result.scanResultStatus, ...verdict.details },
+    metrics: [
+      [
+        verdict.outcome === 'size_mismatch' ? 'UploadsFailed' : SCAN_OUTCOME_METRICS[verdict.outcome],
+        'Count',
+        1,
+      ],
+    ],
   });
   if (!applied) return 'ignored';
   if (verdict.outcome === 'infected' || verdict.outcome === 'rejected')
     await moveToQuarantine(row, object.versionId);
-  if (verdict.outcome === 'size_mismatch') {
-    await deleteObject(row.object_key).catch((e: Error) =>
-      logger.error('could not delete a mis-sized object', { error: e }),
-    );
-    metrics.addMetric('UploadsFailed', 'Count', 1);
-  } else {
-    metrics.addMetric(SCAN_OUTCOME_METRICS[verdict.outcome], 'Count', 1);
-  }
+  if (verdict.outcome === 'size_mismatch') await deleteObject(row.object_key);
   logger.info('scan verdict', { verdict: verdict.outcome, ...verdict.details });
   return verdict.outcome;
+}
+
+/**
+ * A `failed` or `aborted` file keeps no object: one that is there anyway (a delete that did not go through,
+ * or a browser that completed at S3 just as its upload was aborted) is deleted. Returns whether it applied.
+ */
+async function removeIfUnwanted(row: FileRow): Promise<boolean> {
+  if (row.state !== 'failed' && row.state !== 'aborted') return false;
+  await deleteObject(row.object_key);
+  logger.info('object of a failed or aborted file deleted', { state: row.state });
+  return true;
 }
 
 async function moveToQuarantine(row: FileRow, versionId: string | undefined): Promise<void> {
@@ -175,37 +183,24 @@ export async function processObjectCreated(
   logger.appendKeys({ objectKey: object.key });
   if (bucket.name !== uploadsBucket()) return 'ignored';
   const row = await findFileByKey(object.key);
-  if (row?.state !== 'uploading') return 'ignored';
-  const mismatch = object.size !== Number(row.declared_size);
-  const moved = await transaction(async (tx) => {
-    const done = mismatch
-      ? await transitionFile(tx, row.id, ['uploading'], 'failed', {
-          failure_reason: sizeMismatch(row, object.size).set.failure_reason,
-        })
-      : await transitionFile(tx, row.id, ['uploading'], 'scanning', { completed_at: new Date() });
-    if (done) {
-      await recordAudit(
-        {
-          principal: 'system',
-          action: 'upload.complete',
-          target: `file:${row.id}`,
-          outcome: mismatch ? 'failure' : 'success',
-          requestId: `s3:${event.id}`,
-          details: { via: 'object-created', reason: event.detail.reason ?? null, size: object.size },
-        },
-        tx,
-      );
-    }
-    return done;
-  });
-  if (!moved) return 'ignored';
-  if (mismatch) {
-    await deleteObject(row.object_key);
-    metrics.addMetric('UploadsFailed', 'Count', 1);
-    logger.warn('completed object does not have the declared size; deleted', { size: object.size });
-    return 'size_mismatch';
+  if (!row || (await removeIfUnwanted(row)) || row.state !== 'uploading') return 'ignored';
+  const actor: Actor = { principal: 'system', requestId: `s3:${event.id}` };
+  const details = { via: 'object-created', reason: event.detail.reason ?? null, size: object.size };
+  if (object.size === Number(row.declared_size)) {
+    return (await moveFile(actor, row.id, uploadCompleted(object.size, details))) ? 'scanning' : 'ignored';
   }
-  metrics.addMetric('UploadsCompleted', 'Count', 1);
-  metrics.addMetric('BytesUploaded', 'Bytes', object.size);
-  return 'scanning';
+  const failed = await moveFile(actor, row.id, {
+    from: ['uploading'],
+    to: 'failed',
+    set: { failure_reason: sizeMismatch(row, object.size).set.failure_reason },
+    action: 'upload.complete',
+    outcome: 'failure',
+    details,
+    metrics: [['UploadsFailed', 'Count', 1]],
+  });
+  if (!failed) return 'ignored';
+  // A failure here fails the invocation; the retry finds the file `failed` and deletes the object then.
+  await deleteObject(row.object_key);
+  logger.warn('completed object does not have the declared size; deleted', { size: object.size });
+  return 'size_mismatch';
 }

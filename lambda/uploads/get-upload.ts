@@ -10,23 +10,21 @@ import { ownedUpload, resolveGoneUpload } from './service';
  */
 export const handler = defineHandler(getUpload, async ({ params, principal, requestId, sourceIp }) => {
   const caller = { principal, requestId, sourceIp };
-  let row = await ownedUpload(caller, params.id);
-  let parts =
-    row.state === 'uploading' && row.upload_id !== null
-      ? await listAllParts(row.object_key, row.upload_id)
-      : [];
+  const row = await ownedUpload(caller, params.id);
+  const uploading = row.state === 'uploading' && row.upload_id !== null;
+  const parts = uploading ? await listAllParts(row.object_key, row.upload_id as string) : [];
+  const shape = {
+    partSize: row.part_size === null ? null : Number(row.part_size),
+    partCount: row.part_count,
+  };
   if (parts === undefined) {
     // S3 has no such upload any more: completed (adopt it) or expired/aborted (say so), never "uploading".
-    await resolveGoneUpload(caller, row);
-    row = await ownedUpload(caller, params.id);
-    parts = [];
+    return { file: await resolveGoneUpload(caller, row), uploadId: null, ...shape, parts: [] };
   }
-  const uploading = row.state === 'uploading' && row.upload_id !== null;
   return {
     file: toApiFile(row),
     uploadId: uploading ? row.upload_id : null,
-    partSize: row.part_size === null ? null : Number(row.part_size),
-    partCount: row.part_count,
+    ...shape,
     parts: parts.map((p) => ({ partNumber: p.partNumber, size: p.size, etag: p.etag })),
   };
 });

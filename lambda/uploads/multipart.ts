@@ -167,8 +167,13 @@ export const presignBrowser = {
         Key: key,
         ContentType: contentType,
         ContentLength: size,
+        // Create-only: the URL lives 15 minutes and could be used again, but never over a scanned object.
+        IfNoneMatch: '*',
       }),
-      { expiresIn: PART_URL_SECONDS, signableHeaders: new Set(['content-type', 'content-length']) },
+      {
+        expiresIn: PART_URL_SECONDS,
+        signableHeaders: new Set(['content-type', 'content-length', 'if-none-match']),
+      },
     ),
   list: (key: string, uploadId: string) =>
     getSignedUrl(s3(), new ListPartsCommand({ Bucket: uploadsBucket(), Key: key, UploadId: uploadId }), {

@@ -2,7 +2,9 @@
 import { randomUUID } from 'node:crypto';
 import type { ApiFile } from '../../contract/api/files';
 import { partBytes, partCountFor, partSizeFor, UPLOAD_LIFETIME_DAYS } from '../../contract/api/uploads';
-import { type FileRow, findFile, toApiFile, transitionFile } from '../files/repository';
+import { assertFileAccess } from '../files/access';
+import { type FileRow, findFile, toApiFile } from '../files/repository';
+import { type Actor, moveFile, uploadCompleted } from '../files/transitions';
 import { recordAudit } from '../shared/audit';
 import type { Principal } from '../shared/auth';
 import { transaction } from '../shared/db';
@@ -19,6 +21,7 @@ import {
   type StoredPart,
   storedObjectSize,
 } from './multipart';
+import { isNoSuchUpload } from './s3';
 
 /** Incomplete multipart uploads are aborted by the bucket lifecycle after this long. */
 const UPLOAD_LIFETIME_MS = UPLOAD_LIFETIME_DAYS * 24 * 3600 * 1000;
@@ -98,23 +101,17 @@ export async function startUpload(caller: Caller, declared: Declared, multipart 
   };
 }
 
-/** The caller's own upload: others' and unknown ids are the same 404. */
+/** The caller's own upload: others' and unknown ids are the same 404 (others' audited as denied). */
 export async function ownedUpload(caller: Caller, id: string): Promise<FileRow> {
   const row = await findFile(id);
-  if (!row || row.owner_id !== caller.principal.id) {
-    if (row) {
-      await recordAudit({
-        principal: caller.principal,
-        action: 'upload.access',
-        target: `file:${id}`,
-        outcome: 'denied',
-        requestId: caller.requestId,
-        sourceIp: caller.sourceIp,
-        details: { reason: 'not the owner' },
-      });
-    }
-    throw new NotFoundError('No such upload.');
-  }
+  if (!row) throw new NotFoundError('No such file.');
+  await assertFileAccess({
+    ...caller,
+    ownerId: row.owner_id,
+    fileId: id,
+    action: 'upload.access',
+    allowAnyone: () => false,
+  });
   return row;
 }
 
@@ -193,30 +190,23 @@ export async function finishUpload(
   row: FileRow,
   clientEtags?: ReadonlyArray<{ partNumber: number; etag: string }>,
 ): Promise<ApiFile> {
-  if (row.state !== 'uploading') {
-    if (['scanning', 'clean', 'infected', 'rejected', 'scan_failed'].includes(row.state))
-      return toApiFile(row);
-    throw new ConflictError(`This upload is ${row.state}; it cannot be completed.`);
-  }
-  const stored = await listAllParts(row.object_key, row.upload_id as string);
+  if (row.state !== 'uploading') return completedOrRefused(toApiFile(row));
+  // An upload a browser created at S3 (Uppy) before any part was signed has no upload id bound yet.
+  const stored = row.upload_id === null ? undefined : await listAllParts(row.object_key, row.upload_id);
   if (!stored) return completedOrRefused(await resolveGoneUpload(caller, row));
+  const uploadId = row.upload_id as string;
   const { missing, extra, wrongSize, parts } = checkParts(row, stored, clientEtags);
   if (extra.length > 0 || wrongSize.length > 0) {
-    await abortMultipart(row.object_key, row.upload_id as string);
-    await transaction(async (tx) => {
-      await transitionFile(tx, row.id, ['uploading'], 'failed', {
-        failure_reason: 'parts do not add up to the declared size',
-      });
-      await recordAudit(
-        {
-          ...auditOf(caller, row.id, 'upload.complete'),
-          outcome: 'failure',
-          details: { extra, wrongSize: wrongSize.map((p) => p.partNumber) },
-        },
-        tx,
-      );
+    await abortMultipart(row.object_key, uploadId);
+    await moveFile(caller, row.id, {
+      from: ['uploading'],
+      to: 'failed',
+      set: { failure_reason: 'parts do not add up to the declared size' },
+      action: 'upload.complete',
+      outcome: 'failure',
+      details: { extra, wrongSize: wrongSize.map((p) => p.partNumber) },
+      metrics: [['UploadsFailed', 'Count', 1]],
     });
-    metrics.addMetric('UploadsFailed', 'Count', 1);
     throw new BadRequestError(
       'The uploaded parts do not add up to the declared size; the upload was discarded.',
     );
@@ -227,43 +217,35 @@ export async function finishUpload(
     );
   }
   try {
-    await completeMultipart(row.object_key, row.upload_id as string, parts);
+    await completeMultipart(row.object_key, uploadId, parts);
   } catch (error) {
     // A concurrent call completed it first: S3 no longer knows the upload id.
-    if ((error as { name?: string }).name === 'NoSuchUpload')
-      return completedOrRefused(await resolveGoneUpload(caller, row));
+    if (isNoSuchUpload(error)) return completedOrRefused(await resolveGoneUpload(caller, row));
     throw error;
   }
-  const done = await transaction(async (tx) => {
-    const moved = await transitionFile(tx, row.id, ['uploading'], 'scanning', { completed_at: new Date() });
-    if (moved) {
-      await recordAudit(
-        {
-          ...auditOf(caller, row.id, 'upload.complete'),
-          outcome: 'success',
-          details: { parts: parts.length },
-        },
-        tx,
-      );
-    }
-    return moved;
-  });
+  const done = await moveFile(
+    caller,
+    row.id,
+    uploadCompleted(Number(row.declared_size), { parts: parts.length }),
+  );
   if (!done) return settleLostRace(row.id);
-  metrics.addMetric('UploadsCompleted', 'Count', 1);
-  metrics.addMetric('BytesUploaded', 'Bytes', Number(row.declared_size));
   return toApiFile(done);
 }
 
-/** A completion's answer once S3's upload is gone: the file if it completed, a 409 if it did not. */
+/** A completion's answer once the upload left `uploading`: the file if it completed, a 409 if it did not. */
 function completedOrRefused(file: ApiFile): ApiFile {
-  if (file.state === 'aborted' || file.state === 'failed') {
-    throw new ConflictError(
-      file.state === 'failed'
-        ? 'This upload expired or failed at S3 (incomplete uploads are removed after a day); start a new one.'
-        : 'This upload was aborted.',
-    );
+  switch (file.state) {
+    case 'failed':
+      throw new ConflictError(
+        `This upload failed (${file.failureReason ?? 'no reason recorded'}); start a new one.`,
+      );
+    case 'aborted':
+      throw new ConflictError('This upload was aborted.');
+    case 'deleted':
+      throw new ConflictError('This upload is deleted; it cannot be completed.');
+    default:
+      return file;
   }
-  return file;
 }
 
 /**
@@ -278,44 +260,45 @@ export async function resolveGoneUpload(caller: Caller, row: FileRow): Promise<A
   if (size === undefined) {
     const other = await settled(row.id, 4);
     if (other) return toApiFile(other);
-    const failed = await transaction(async (tx) => {
-      const done = await transitionFile(tx, row.id, ['uploading'], 'failed', {
-        failure_reason: 'the multipart upload no longer exists at S3 (expired or aborted)',
-      });
-      if (done) await recordAudit({ ...auditOf(caller, row.id, 'upload.expire'), outcome: 'failure' }, tx);
-      return done;
-    });
-    if (failed) metrics.addMetric('UploadsFailed', 'Count', 1);
+    const failed = await failGoneUpload(
+      caller,
+      row,
+      'the multipart upload no longer exists at S3 (expired or aborted)',
+    );
     return toApiFile(failed ?? (await findFile(row.id)) ?? row);
   }
   if (size !== Number(row.declared_size)) {
     // Cannot happen through the REST routes (parts are checked before S3 assembles them); refuse it all the same.
     await deleteObject(row.object_key);
-    await transaction(async (tx) => {
-      await transitionFile(tx, row.id, ['uploading'], 'failed', {
-        failure_reason: 'object size differs from the declared size',
-      });
-      await recordAudit(
-        { ...auditOf(caller, row.id, 'upload.complete'), outcome: 'failure', details: { size } },
-        tx,
-      );
+    await moveFile(caller, row.id, {
+      from: ['uploading'],
+      to: 'failed',
+      set: { failure_reason: 'object size differs from the declared size' },
+      action: 'upload.complete',
+      outcome: 'failure',
+      details: { size },
+      metrics: [['UploadsFailed', 'Count', 1]],
     });
     throw new BadRequestError('The stored object does not have the declared size; the upload was discarded.');
   }
-  const moved = await transaction(async (tx) => {
-    const done = await transitionFile(tx, row.id, ['uploading'], 'scanning', { completed_at: new Date() });
-    if (done)
-      await recordAudit(
-        { ...auditOf(caller, row.id, 'upload.complete'), outcome: 'success', details: { adopted: true } },
-        tx,
-      );
-    return done;
-  });
+  const moved = await moveFile(caller, row.id, uploadCompleted(size, { adopted: true }));
   if (!moved) return settleLostRace(row.id);
-  metrics.addMetric('UploadsCompleted', 'Count', 1);
-  metrics.addMetric('BytesUploaded', 'Bytes', size);
   return toApiFile(moved);
 }
+
+/**
+ * Marks an `uploading` file whose multipart upload S3 no longer holds, and that has no object, `failed`:
+ * for the API when it finds the upload gone, and for the hourly sweep.
+ */
+export const failGoneUpload = (actor: Actor, row: Pick<FileRow, 'id'>, reason: string) =>
+  moveFile(actor, row.id, {
+    from: ['uploading'],
+    to: 'failed',
+    set: { failure_reason: reason },
+    action: 'upload.expire',
+    outcome: 'failure',
+    metrics: [['UploadsFailed', 'Count', 1]],
+  });
 
 /** The row once it has left `uploading`, polling up to `attempts` times (100 ms, 200 ms, …). */
 async function settled(id: string, attempts: number): Promise<FileRow | undefined> {
@@ -342,19 +325,24 @@ export const auditOf = (caller: Caller, fileId: string, action: string) => ({
   sourceIp: caller.sourceIp,
 });
 
-/** Aborts an upload still in progress; aborting an aborted one is a no-op. */
-export async function cancelUpload(caller: Caller, row: FileRow): Promise<void> {
+/**
+ * Aborts an upload still in progress (at S3 too, so no parts remain); aborting an aborted one is a no-op.
+ * `uploadId` is S3's id when the row has none bound yet (an upload a browser created).
+ */
+export async function cancelUpload(caller: Caller, row: FileRow, uploadId = row.upload_id): Promise<void> {
   if (row.state === 'aborted') return;
   if (row.state !== 'uploading')
     throw new ConflictError(`This upload is ${row.state}; only uploads in progress can be aborted.`);
-  if (row.upload_id) await abortMultipart(row.object_key, row.upload_id);
+  if (uploadId) await abortMultipart(row.object_key, uploadId);
   // A completion that won the race left an object behind: that upload is finished, not abortable.
   if ((await storedObjectSize(row.object_key)) !== undefined) {
     throw new ConflictError('This upload has already been completed; delete the file instead.');
   }
-  await transaction(async (tx) => {
-    const moved = await transitionFile(tx, row.id, ['uploading'], 'aborted');
-    if (moved) await recordAudit({ ...auditOf(caller, row.id, 'upload.abort'), outcome: 'success' }, tx);
+  await moveFile(caller, row.id, {
+    from: ['uploading'],
+    to: 'aborted',
+    action: 'upload.abort',
+    outcome: 'success',
+    metrics: [['UploadsAborted', 'Count', 1]],
   });
-  metrics.addMetric('UploadsFailed', 'Count', 1);
 }

@@ -9,14 +9,13 @@ import {
   type SignRequest,
   signUploadRequest,
 } from '../../contract/api/uploads';
-import { type FileRow, findFile, transitionFile } from '../files/repository';
-import { recordAudit, recordDenial } from '../shared/audit';
-import { query, transaction } from '../shared/db';
+import { type FileRow, findFile } from '../files/repository';
+import { recordDenial } from '../shared/audit';
+import { query } from '../shared/db';
 import { ConflictError, ForbiddenError, ValidationError } from '../shared/errors';
 import { defineHandler } from '../shared/handler';
-import { metrics } from '../shared/powertools';
 import { presignBrowser } from './multipart';
-import { auditOf, type Caller, type PartUrl, signParts, startUpload } from './service';
+import { auditOf, type Caller, cancelUpload, type PartUrl, signParts, startUpload } from './service';
 
 type Keyed = Extract<SignRequest, { key: string }>;
 
@@ -50,7 +49,7 @@ export const handler = defineHandler(signUploadRequest, async ({ body, principal
       return {
         method: 'PUT' as const,
         url: await presignBrowser.put(started.key, body.contentType, body.size),
-        headers: { 'content-type': body.contentType },
+        headers: { 'content-type': body.contentType, 'if-none-match': '*' } as Record<string, string>,
         key: started.key,
         fileId: started.id,
         size: body.size,
@@ -84,12 +83,9 @@ export const handler = defineHandler(signUploadRequest, async ({ body, principal
             url: await presignBrowser.complete(row.object_key, uploadId),
           };
         case 'abort': {
-          await transaction(async (tx) => {
-            const moved = await transitionFile(tx, row.id, ['uploading'], 'aborted');
-            if (moved)
-              await recordAudit({ ...auditOf(caller, row.id, 'upload.abort'), outcome: 'success' }, tx);
-          });
-          metrics.addMetric('UploadsFailed', 'Count', 1);
+          // Aborted here, at S3 too, with the same checks as the REST route; Uppy's own abort then finds it
+          // gone, which it only logs.
+          await cancelUpload(caller, row, uploadId);
           return {
             ...base,
             method: 'DELETE' as const,

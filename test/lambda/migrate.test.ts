@@ -49,12 +49,12 @@ describe('migration trigger', () => {
     const first = await handler({}, lambdaContext());
     const second = await handler({}, lambdaContext());
     // Assess
-    expect(first.applied).toHaveLength(4);
+    expect(first.applied).toHaveLength(5);
     expect(second).toEqual({ applied: [], skipped: first.applied, reportingLoginCreated: false });
     const versions = await withClient(adminUrl(), async (c) =>
       (await c.query('SELECT version FROM citadel.schema_migrations ORDER BY 1')).rows.map((r) => r.version),
     );
-    expect(versions).toEqual(['0001', '0002', '0003', '0004']);
+    expect(versions).toEqual(['0001', '0002', '0003', '0004', '0005']);
   });
 
   it('creates the read-only reporting login from its secret once, and never resets its password', async () => {

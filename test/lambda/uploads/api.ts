@@ -130,3 +130,17 @@ export async function keysIn(env: UploadEnvironment, bucket: string, prefix = ''
   const page = await env.uploads.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
   return (page.Contents ?? []).map((o) => o.Key as string);
 }
+
+/** How many audit events of `action` with `outcome` name `target`. */
+export async function auditCount(
+  env: UploadEnvironment,
+  target: string,
+  action: string,
+  outcome = 'success',
+) {
+  const [row] = await env.sql<{ n: string }>(
+    'SELECT count(*) AS n FROM citadel.audit_events WHERE target = $1 AND action = $2 AND outcome = $3',
+    [target, action, outcome],
+  );
+  return Number(row?.n);
+}

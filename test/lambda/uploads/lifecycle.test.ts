@@ -13,6 +13,7 @@ import { MIN_PART_BYTES } from '../../../contract/api/uploads';
 import { expireStaleUploads } from '../../../lambda/uploads/expire-uploads';
 import { LOCAL_UPLOADS_BUCKET, startUploadEnvironment, type UploadEnvironment } from '../../support/uploads';
 import {
+  auditCount,
   type Call,
   type Created,
   caller,
@@ -47,16 +48,6 @@ const create = (call: Call, bytes: Buffer, extra: Record<string, unknown> = {}) 
 const sign = (call: Call, id: string, partNumbers: number[]) =>
   call<{ parts: SignedPart[] }>('POST', `/v1/uploads/${id}/parts`, { partNumbers });
 
-const auditCount = async (target: string, action: string, outcome = 'success') =>
-  Number(
-    (
-      await env.sql<{ n: string }>(
-        'SELECT count(*) AS n FROM citadel.audit_events WHERE target = $1 AND action = $2 AND outcome = $3',
-        [target, action, outcome],
-      )
-    )[0]?.n,
-  );
-
 describe('a multipart upload', () => {
   it('goes from declaration to a clean, byte-identical download, parts sized by the server', async () => {
     const bytes = pdfBytes(2 * MIN_PART_BYTES + 12_345, 7);
@@ -84,8 +75,8 @@ describe('a multipart upload', () => {
     expect(got.disposition).toBe(
       `attachment; filename="Quarterly report.pdf"; filename*=UTF-8''Quarterly%20report.pdf`,
     );
-    expect(await auditCount(`file:${created.body.id}`, 'upload.complete')).toBe(1);
-    expect(await auditCount(`file:${created.body.id}`, 'file.download')).toBe(1);
+    expect(await auditCount(env, `file:${created.body.id}`, 'upload.complete')).toBe(1);
+    expect(await auditCount(env, `file:${created.body.id}`, 'file.download')).toBe(1);
   });
 
   it('refuses, at S3, a part body of any size other than the one the URL was signed for', async () => {
@@ -161,7 +152,7 @@ describe('a multipart upload', () => {
       expect(a.body.id).toBe(created.body.id);
       expect(['scanning', 'clean']).toContain(a.body.state);
     }
-    expect(await auditCount(`file:${created.body.id}`, 'upload.complete')).toBe(1);
+    expect(await auditCount(env, `file:${created.body.id}`, 'upload.complete')).toBe(1);
     expect((await settled(env, alice, created.body.id)).body.state).toBe('clean');
     expect((await download(alice, created.body.id)).bytes.equals(bytes)).toBe(true);
   });
@@ -185,7 +176,7 @@ describe('a multipart upload', () => {
       const retried = await alice<{ state: string }>('POST', `/v1/uploads/${created.body.id}/complete`, {});
       expect(retried.status).toBe(200);
       expect(retried.body.state).toBe('scanning');
-      expect(await auditCount(`file:${created.body.id}`, 'upload.complete')).toBe(1);
+      expect(await auditCount(env, `file:${created.body.id}`, 'upload.complete')).toBe(1);
     } finally {
       env.uploads.resume();
     }
@@ -294,7 +285,7 @@ describe('aborting', () => {
     expect(status.body.file.state).toBe('aborted');
     expect(status.body.parts).toEqual([]);
     expect((await alice('POST', `/v1/uploads/${created.body.id}/complete`, {})).status).toBe(409);
-    expect(await auditCount(`file:${created.body.id}`, 'upload.abort')).toBe(1);
+    expect(await auditCount(env, `file:${created.body.id}`, 'upload.abort')).toBe(1);
   });
 
   it('racing a completion ends consistent: aborted with no object, or completed with one', async () => {
@@ -354,7 +345,7 @@ describe('expiry', () => {
     expect(done.status).toBe(409);
     expect(done.body.detail).toContain('expired');
     expect(Date.now() - started).toBeLessThan(3000);
-    expect(await auditCount(`file:${second.id}`, 'upload.expire', 'failure')).toBe(1);
+    expect(await auditCount(env, `file:${second.id}`, 'upload.expire', 'failure')).toBe(1);
   });
 
   it('sweeps uploads left unfinished past their lifetime, and leaves younger ones alone', async () => {
@@ -379,9 +370,10 @@ describe('expiry', () => {
       [[old.id, young.id]],
     );
     expect(Object.fromEntries(states.map((r) => [r.id, r.state]))).toEqual({
-      [old.id]: 'aborted',
+      [old.id]: 'failed',
       [young.id]: 'uploading',
     });
+    expect(await auditCount(env, `file:${old.id}`, 'upload.expire', 'failure')).toBe(1);
     expect((await expireStaleUploads(new Date())).expired).not.toContain(old.id);
   });
 });
@@ -403,7 +395,7 @@ describe('ownership', () => {
       expect(a.body.detail).toBe(missing.body.detail);
       expect(a.body.instance).toBe(a.headers.get('x-request-id'));
     }
-    expect(await auditCount(`file:${id}`, 'upload.access', 'denied')).toBe(4);
+    expect(await auditCount(env, `file:${id}`, 'upload.access', 'denied')).toBe(4);
     const status = await alice<{ file: { state: string } }>('GET', `/v1/uploads/${id}`);
     expect(status.body.file.state).toBe('uploading');
   });

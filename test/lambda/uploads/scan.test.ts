@@ -17,7 +17,18 @@ import {
   startUploadEnvironment,
   type UploadEnvironment,
 } from '../../support/uploads';
-import { type Call, caller, download, keysIn, pdfBytes, settled, sha256, upload } from './api';
+import {
+  auditCount,
+  type Call,
+  type Created,
+  caller,
+  download,
+  keysIn,
+  pdfBytes,
+  settled,
+  sha256,
+  upload,
+} from './api';
 
 /** Bytes that make the simulated GuardDuty answer UNSUPPORTED (as for a password-protected archive). */
 const UNSCANNABLE = 'CITADEL-TEST-UNSCANNABLE';
@@ -176,6 +187,53 @@ describe('verdicts', () => {
       `file:${file.id}`,
     ]);
     expect(after).toEqual(before);
+  });
+
+  it("a verdict that beats S3's Object Created event records the completion once, then the verdict", async () => {
+    const bytes = pdfBytes(3000, 21);
+    const created = (
+      await alice<Created>('POST', '/v1/uploads', {
+        filename: 'early.pdf',
+        size: bytes.length,
+        contentType: 'application/pdf',
+      })
+    ).body;
+    env.uploads.pause(); // S3's event and the simulated scan are held, as a slow event bus would
+    try {
+      // The object arrives as a browser completing at S3 would leave it.
+      await env.uploads.s3.send(
+        new PutObjectCommand({ Bucket: LOCAL_UPLOADS_BUCKET, Key: created.key, Body: bytes }),
+      );
+      expect((await row(created.id))?.state).toBe('uploading');
+      expect(await processScanResult(scanEvent(LOCAL_UPLOADS_BUCKET, created.key, 'NO_THREATS_FOUND'))).toBe(
+        'clean',
+      );
+    } finally {
+      env.uploads.resume();
+    }
+    await env.uploads.idle(); // the held Object Created event and scan now arrive late: no-ops
+    expect((await row(created.id))?.state).toBe('clean');
+    expect(await auditCount(env, `file:${created.id}`, 'upload.complete')).toBe(1);
+    expect(await auditCount(env, `file:${created.id}`, 'file.scan')).toBe(1);
+    expect((await download(alice, created.id)).bytes).toEqual(bytes);
+  });
+
+  it('deletes an object that arrives for an aborted upload (a browser completing as it was aborted)', async () => {
+    const bytes = pdfBytes(2000, 22);
+    const created = (
+      await alice<Created>('POST', '/v1/uploads', {
+        filename: 'late.pdf',
+        size: bytes.length,
+        contentType: 'application/pdf',
+      })
+    ).body;
+    expect((await alice('DELETE', `/v1/uploads/${created.id}`)).status).toBe(204);
+    await env.uploads.s3.send(
+      new PutObjectCommand({ Bucket: LOCAL_UPLOADS_BUCKET, Key: created.key, Body: bytes }),
+    );
+    await env.uploads.idle();
+    expect(await keysIn(env, LOCAL_UPLOADS_BUCKET, created.key)).toEqual([]);
+    expect((await row(created.id))?.state).toBe('aborted');
   });
 
   it('ignores objects no upload created and other buckets; refuses unknown event shapes loudly', async () => {

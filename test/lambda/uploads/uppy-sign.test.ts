@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { MIN_PART_BYTES } from '../../../contract/api/uploads';
 import { LOCAL_UPLOADS_BUCKET, startUploadEnvironment, type UploadEnvironment } from '../../support/uploads';
-import { type Call, caller, download, keysIn, pdfBytes, settled } from './api';
+import { auditCount, type Call, caller, download, keysIn, pdfBytes, settled } from './api';
 
 let env: UploadEnvironment;
 let alice: Call;
@@ -197,6 +197,10 @@ describe('the Uppy 6 signing route', () => {
     expect((await s3Request(put.body, bytes, { 'content-type': 'image/png' })).status).toBe(403);
     expect((await s3Request(put.body, bytes)).status).toBe(200);
     expect((await settled(env, alice, put.body.fileId)).body.state).toBe('clean');
+    // The URL is still valid, but create-only: other bytes of the same size never replace the scanned object.
+    const swapped = Buffer.from(bytes).fill(0x41, 10_000, 20_000);
+    expect((await s3Request(put.body, swapped)).status).toBe(412);
+    expect((await download(alice, put.body.fileId)).bytes).toEqual(Buffer.from(bytes));
 
     const big = await sign(alice, {
       operation: 'put',
@@ -326,14 +330,41 @@ describe('what the signing route refuses', () => {
     const uploadId = xmlValue((await s3Request(mine.body)).text, 'UploadId') as string;
     const abort = await sign(alice, { operation: 'abort', key: mine.body.key, uploadId });
     expect(abort.body.method).toBe('DELETE');
-    expect((await s3Request(abort.body)).status).toBe(204);
+    // Aborted at S3 by the API already; Uppy's own DELETE then finds it gone (Uppy only logs that).
     expect(env.s3Server.multipartUploads(LOCAL_UPLOADS_BUCKET).some((u) => u.uploadId === uploadId)).toBe(
       false,
     );
+    expect((await s3Request(abort.body)).status).toBe(404);
     const after = await sign(alice, { operation: 'part', key: mine.body.key, uploadId, partNumber: 1 });
     expect(after.status).toBe(409);
     expect(
       (await alice<{ file: { state: string } }>('GET', `/v1/uploads/${mine.body.fileId}`)).body.file.state,
     ).toBe('aborted');
+    expect(await auditCount(env, `file:${mine.body.fileId}`, 'upload.abort')).toBe(1);
+  });
+
+  it('refuses to abort an upload the browser already completed at S3, and keeps the file', async () => {
+    env.uploads.pause();
+    try {
+      const done = await uppyMultipart(alice, pdfBytes(1000, 11));
+      const abort = await sign(alice, { operation: 'abort', key: done.key, uploadId: done.uploadId });
+      expect(abort.status).toBe(409);
+      expect(abort.body.detail).toMatch(/already been completed/);
+    } finally {
+      env.uploads.resume();
+    }
+  });
+
+  it('completing through the REST route an upload Uppy created but never bound is a 409, not a 5xx', async () => {
+    const mine = await sign(alice, {
+      operation: 'create',
+      filename: 'a.pdf',
+      size: 100,
+      contentType: 'application/pdf',
+    });
+    expect((await s3Request(mine.body)).status).toBe(200);
+    const done = await alice('POST', `/v1/uploads/${mine.body.fileId}/complete`, {});
+    expect(done.status).toBe(409);
+    expect(done.headers.get('content-type')).toMatch(/application\/problem\+json/);
   });
 });
