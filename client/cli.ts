@@ -88,7 +88,8 @@ const VERDICT: Record<string, string> = {
   clean: 'clean: no threat found and the content is the declared type',
   infected: 'infected: the malware scan found a threat; the file is quarantined',
   rejected: 'rejected: the content is not the declared type; the file is quarantined',
-  scan_failed: 'scan failed: the scan could not complete; an operator has been alerted',
+  scan_failed:
+    'scan failed: the scan could not complete; the file stays unreadable until an administrator reviews it',
   scanning: 'still scanning',
 };
 
