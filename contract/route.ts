@@ -40,8 +40,20 @@ export type ResourceNeed =
   | 'cognito-mfa'
   /** Create, enable and disable usage-plan API keys (through the API-key control function). */
   | 'api-keys'
-  /** The uploads bucket: multipart uploads, presigned part and download URLs, object deletion. */
-  | 'uploads';
+  // The uploads bucket: one S3 capability per need, under the upload prefix only. A presigned URL carries
+  // the rights of the role that signed it. Each sets the bucket, key and upload-limit environment.
+  /** Create multipart uploads, upload parts, complete them, PUT small objects whole (SSE-KMS encrypt). */
+  | 'uploads:write'
+  /** Abort multipart uploads. */
+  | 'uploads:abort'
+  /** List the parts S3 holds for a multipart upload (SSE-KMS decrypt). */
+  | 'uploads:list-parts'
+  /** List objects under the upload prefix: does the object exist, how large is it. */
+  | 'uploads:list'
+  /** Read objects (presigned downloads; the bucket policy still refuses unscanned ones) (SSE-KMS decrypt). */
+  | 'uploads:read'
+  /** Delete objects (current version: a delete marker). */
+  | 'uploads:delete';
 
 /** One route: declared once, read by the CDK API, the handlers, the local server and the client. */
 export interface RouteDefinition<

@@ -201,7 +201,7 @@ export const createUpload = defineRoute({
   auth: write,
   body: createUploadBody,
   response: { status: 201, schema: uploadCreated },
-  needs: ['database', 'uploads'],
+  needs: ['database', 'uploads:write', 'uploads:abort'],
 });
 
 export const signUploadParts = defineRoute({
@@ -215,7 +215,7 @@ export const signUploadParts = defineRoute({
   params: uploadIdParams,
   body: signPartsBody,
   response: { status: 200, schema: signedParts },
-  needs: ['database', 'uploads'],
+  needs: ['database', 'uploads:write'],
 });
 
 export const getUpload = defineRoute({
@@ -227,7 +227,7 @@ export const getUpload = defineRoute({
   auth: write,
   params: uploadIdParams,
   response: { status: 200, schema: uploadStatus },
-  needs: ['database', 'uploads'],
+  needs: ['database', 'uploads:list-parts', 'uploads:list', 'uploads:delete'],
 });
 
 export const completeUpload = defineRoute({
@@ -241,7 +241,14 @@ export const completeUpload = defineRoute({
   params: uploadIdParams,
   body: completeUploadBody,
   response: { status: 200, schema: fileSchema },
-  needs: ['database', 'uploads'],
+  needs: [
+    'database',
+    'uploads:write',
+    'uploads:abort',
+    'uploads:list-parts',
+    'uploads:list',
+    'uploads:delete',
+  ],
   timeoutSeconds: 30,
 });
 
@@ -254,7 +261,7 @@ export const abortUpload = defineRoute({
   auth: write,
   params: uploadIdParams,
   response: { status: 204, schema: z.undefined() },
-  needs: ['database', 'uploads'],
+  needs: ['database', 'uploads:abort', 'uploads:list'],
 });
 
 export const signUploadRequest = defineRoute({
@@ -267,7 +274,7 @@ export const signUploadRequest = defineRoute({
   auth: write,
   body: signRequestBody,
   response: { status: 200, schema: signedRequest },
-  needs: ['database', 'uploads'],
+  needs: ['database', 'uploads:write', 'uploads:abort', 'uploads:list-parts', 'uploads:list'],
 });
 
 export const listFiles = defineRoute({
@@ -294,7 +301,7 @@ export const downloadFile = defineRoute({
   auth: read,
   params: uploadIdParams,
   response: { status: 200, schema: downloadLink },
-  needs: ['database', 'uploads'],
+  needs: ['database', 'uploads:read'],
 });
 
 export const deleteFile = defineRoute({
@@ -306,5 +313,5 @@ export const deleteFile = defineRoute({
   auth: write,
   params: uploadIdParams,
   response: { status: 204, schema: z.undefined() },
-  needs: ['database', 'uploads'],
+  needs: ['database', 'uploads:abort', 'uploads:delete'],
 });

@@ -45,21 +45,23 @@ const VALIDATION_OBJECT_KEY = 'malware-protection-resource-validation-object';
  * `kms:` actions are granted on the bucket's key by `bucket.grants.actionsOnObjectKeys`.
  */
 export const perms = {
-  /** CreateMultipartUpload, UploadPart, CompleteMultipartUpload (`s3:PutObject`, tags on create), abort, ListParts. */
-  multipartObjects: [
-    's3:PutObject',
-    's3:PutObjectTagging',
-    's3:AbortMultipartUpload',
-    's3:ListMultipartUploadParts',
-  ],
-  multipartBucket: ['s3:ListBucketMultipartUploads'],
+  /**
+   * CreateMultipartUpload, UploadPart, CompleteMultipartUpload and a single PutObject are all `s3:PutObject`.
+   * No `s3:PutObjectTagging`: no upload sets tags (and the scan-status tag is GuardDuty's alone).
+   */
+  writeObjects: ['s3:PutObject'],
+  /** SSE-KMS: a data key for a new object or multipart upload, Decrypt for each part and to assemble them. */
+  writeKey: ['kms:GenerateDataKey', 'kms:Decrypt'],
+  abortObjects: ['s3:AbortMultipartUpload'],
+  listPartsObjects: ['s3:ListMultipartUploadParts'],
+  /** ListParts of an SSE-KMS upload needs Decrypt on its key. */
+  listPartsKey: ['kms:Decrypt'],
   /** ListObjectsV2, only under the upload prefix (condition `s3:prefix`). */
-  multipartList: ['s3:ListBucket'],
-  /** SSE-KMS multipart: a data key per part, and Decrypt to assemble the parts on completion. */
-  multipartKey: ['kms:GenerateDataKey', 'kms:Decrypt'],
+  listBucket: ['s3:ListBucket'],
   downloadObjects: ['s3:GetObject'],
   downloadKey: ['kms:Decrypt'],
-  deleteObjects: ['s3:DeleteObject', 's3:DeleteObjectVersion'],
+  /** DeleteObject without a version id: a delete marker in the versioned bucket (old versions expire by lifecycle). */
+  deleteObjects: ['s3:DeleteObject'],
   /** The scan pipeline reads the scanned version, its tags and its first bytes (HeadObject is `s3:GetObject`). */
   scanReadObjects: [
     's3:GetObject',
@@ -343,33 +345,35 @@ export class ScannedUploadBucket extends Construct {
   }
 
   /**
-   * Lets `grantee` run resumable multipart uploads under the prefix: create (with tags), upload parts,
-   * complete, abort, list parts and in-progress uploads, with the SSE-KMS data keys they need.
-   * Presigned URLs it signs carry the same rights.
+   * Lets `grantee` write objects under the prefix, directly or through URLs it presigns: create a multipart
+   * upload, upload its parts, complete it, or PUT a small object whole; with the SSE-KMS key use they need.
    */
-  grantMultipartUpload(grantee: iam.IGrantable): iam.Grant {
-    const objects = this.bucket.grants.actionsOnObjectKeys(
+  grantWrite(grantee: iam.IGrantable): iam.Grant {
+    return this.grantOnObjects(grantee, ...perms.writeObjects, ...perms.writeKey);
+  }
+
+  /** Lets `grantee` abort multipart uploads under the prefix (S3 drops their parts), directly or presigned. */
+  grantAbort(grantee: iam.IGrantable): iam.Grant {
+    return this.grantOnObjects(grantee, ...perms.abortObjects);
+  }
+
+  /** Lets `grantee` list the parts S3 holds for a multipart upload under the prefix, directly or presigned. */
+  grantListParts(grantee: iam.IGrantable): iam.Grant {
+    return this.grantOnObjects(grantee, ...perms.listPartsObjects, ...perms.listPartsKey);
+  }
+
+  /**
+   * Lets `grantee` list objects under the prefix: whether, and how large, an object exists once its multipart
+   * upload is gone (HeadObject is refused by the scan gate until the object is scanned; listing is not).
+   */
+  grantList(grantee: iam.IGrantable): iam.Grant {
+    // No L2 grant takes a condition: the bucket-level statement is added through iam.Grant.
+    return iam.Grant.addToPrincipal({
       grantee,
-      this.objectPattern,
-      ...perms.multipartObjects,
-      ...perms.multipartKey,
-    );
-    const bucket = iam.Grant.addToPrincipalOrResource({
-      grantee,
-      actions: [...perms.multipartBucket],
+      actions: [...perms.listBucket],
       resourceArns: [this.bucket.bucketArn],
-      resource: this.bucket,
+      conditions: { StringLike: { 's3:prefix': [this.objectPattern] } },
     });
-    // Listing under the prefix tells a retried completion whether S3 already assembled the object
-    // (HeadObject is refused by the scan gate until the object is scanned).
-    const listing = iam.Grant.addToPrincipal({
-      grantee,
-      actions: [...perms.multipartList],
-      resourceArns: [this.bucket.bucketArn],
-      conditions: { StringLike: { 's3:prefix': [`${this.uploadPrefix}*`] } },
-    });
-    this.acknowledgePrefixGrant(grantee);
-    return objects.combine(bucket).combine(listing);
   }
 
   /**
@@ -377,19 +381,17 @@ export class ScannedUploadBucket extends Construct {
    * refuses every object GuardDuty has not tagged `NO_THREATS_FOUND`.
    */
   grantPresignedDownload(grantee: iam.IGrantable): iam.Grant {
-    const grant = this.bucket.grants.actionsOnObjectKeys(
-      grantee,
-      this.objectPattern,
-      ...perms.downloadObjects,
-      ...perms.downloadKey,
-    );
-    this.acknowledgePrefixGrant(grantee);
-    return grant;
+    return this.grantOnObjects(grantee, ...perms.downloadObjects, ...perms.downloadKey);
   }
 
-  /** Lets `grantee` delete objects under the prefix, and their versions. */
+  /** Lets `grantee` delete objects under the prefix (current versions only: the bucket keeps the old ones). */
   grantDelete(grantee: iam.IGrantable): iam.Grant {
-    const grant = this.bucket.grants.actionsOnObjectKeys(grantee, this.objectPattern, ...perms.deleteObjects);
+    return this.grantOnObjects(grantee, ...perms.deleteObjects);
+  }
+
+  /** `actions` on objects under the prefix; `kms:` actions go to the bucket's key. */
+  private grantOnObjects(grantee: iam.IGrantable, ...actions: string[]): iam.Grant {
+    const grant = this.bucket.grants.actionsOnObjectKeys(grantee, this.objectPattern, ...actions);
     this.acknowledgePrefixGrant(grantee);
     return grant;
   }

@@ -19,6 +19,7 @@ import { CitadelFunction, type CitadelFunctionProps } from '../constructs/citade
 import { CitadelRestApi } from '../constructs/citadel-rest-api';
 import { CitadelStack } from '../constructs/citadel-stack';
 import { RegionalWebAcl } from '../constructs/regional-web-acl';
+import type { ScannedUploadBucket } from '../constructs/scanned-upload-bucket';
 import type { DataStack } from './data-stack';
 import type { IdentityStack } from './identity-stack';
 import type { NetworkStack } from './network-stack';
@@ -221,17 +222,24 @@ export class ApiStack extends CitadelStack {
           identity.grantMfaReset(fn);
           fn.addEnvironment('CITADEL_USER_POOL_ID', identity.userPool.userPoolId);
           break;
-        case 'uploads': {
-          const { uploads } = this.props.storage;
-          uploads.grantMultipartUpload(fn);
-          uploads.grantPresignedDownload(fn);
-          uploads.grantDelete(fn);
-          fn.addEnvironment('CITADEL_UPLOADS_BUCKET', uploads.bucket.bucketName);
-          fn.addEnvironment('CITADEL_UPLOADS_KEY_ARN', uploads.key.keyArn);
-          fn.addEnvironment('CITADEL_MAX_UPLOAD_BYTES', String(config.uploads.maxUploadBytes));
-          fn.addEnvironment('CITADEL_ALLOWED_TYPES', config.uploads.allowedContentTypes.join(','));
+        case 'uploads:write':
+          this.uploadsAccess(fn).grantWrite(fn);
           break;
-        }
+        case 'uploads:abort':
+          this.uploadsAccess(fn).grantAbort(fn);
+          break;
+        case 'uploads:list-parts':
+          this.uploadsAccess(fn).grantListParts(fn);
+          break;
+        case 'uploads:list':
+          this.uploadsAccess(fn).grantList(fn);
+          break;
+        case 'uploads:read':
+          this.uploadsAccess(fn).grantPresignedDownload(fn);
+          break;
+        case 'uploads:delete':
+          this.uploadsAccess(fn).grantDelete(fn);
+          break;
         case 'api-keys': {
           this.apiKeyControl.grantInvoke(fn);
           const control = this.getLogicalId(this.apiKeyControl.node.defaultChild as lambda.CfnFunction);
@@ -246,6 +254,17 @@ export class ApiStack extends CitadelStack {
         }
       }
     }
+  }
+
+  /** The uploads bucket, after giving `fn` its environment: bucket, key and the stage's upload limits. */
+  private uploadsAccess(fn: CitadelFunction): ScannedUploadBucket {
+    const { storage, config } = this.props;
+    const { uploads } = storage;
+    fn.addEnvironment('CITADEL_UPLOADS_BUCKET', uploads.bucket.bucketName);
+    fn.addEnvironment('CITADEL_UPLOADS_KEY_ARN', uploads.key.keyArn);
+    fn.addEnvironment('CITADEL_MAX_UPLOAD_BYTES', String(config.uploads.maxUploadBytes));
+    fn.addEnvironment('CITADEL_ALLOWED_TYPES', config.uploads.allowedContentTypes.join(','));
+    return uploads;
   }
 
   /**
@@ -409,7 +428,8 @@ export class ApiStack extends CitadelStack {
       invocation: 'async',
       deadLetterQueue: deadLetters,
     });
-    this.grantNeeds({ needs: ['database', 'uploads'] }, fn);
+    // It aborts what S3 still holds of an expired upload, then lists to see whether it was completed after all.
+    this.grantNeeds({ needs: ['database', 'uploads:abort', 'uploads:list'] }, fn);
     new events.Rule(this, 'ExpireUploadsSchedule', {
       description: 'Abort uploads left unfinished past their lifetime',
       schedule: events.Schedule.rate(Duration.hours(1)),

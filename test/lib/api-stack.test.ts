@@ -344,7 +344,7 @@ describe('Api stack', () => {
         key.startsWith(route.operationId.charAt(0).toUpperCase() + route.operationId.slice(1)),
       )?.[1];
       const env = fn?.Properties.Environment.Variables ?? {};
-      const needsUploads = route.needs?.includes('uploads') ?? false;
+      const needsUploads = route.needs?.some((n) => n.startsWith('uploads:')) ?? false;
       expect({ route: route.operationId, bucket: 'CITADEL_UPLOADS_BUCKET' in env }).toEqual({
         route: route.operationId,
         bucket: needsUploads,
@@ -356,6 +356,139 @@ describe('Api stack', () => {
           CITADEL_UPLOADS_KEY_ARN: expect.anything(),
         });
         expect(env.CITADEL_QUARANTINE_BUCKET).toBeUndefined();
+      }
+    }
+  });
+});
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: unknown;
+}
+
+/** Statements of the inline policies on the role of the function whose logical id is `name` + hash. */
+function functionPolicy(template: Template, name: string): Statement[] {
+  const matches = Object.entries(template.findResources('AWS::Lambda::Function')).filter(([id]) =>
+    new RegExp(`^${name}[0-9A-F]{8}$`).test(id),
+  );
+  expect(matches.map(([id]) => id)).toHaveLength(1);
+  const [, fn] = matches[0] as [string, { Properties: { Role: { 'Fn::GetAtt': [string, string] } } }];
+  const role = fn.Properties.Role['Fn::GetAtt'][0];
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => p.Properties.Roles.some((r: { Ref?: string }) => r.Ref === role))
+    .flatMap((p) => p.Properties.PolicyDocument.Statement as Statement[]);
+}
+
+const actions = (statements: Statement[], where: (s: Statement) => boolean): string[] =>
+  [...new Set(statements.filter(where).flatMap((s) => [s.Action].flat()))].sort();
+
+/** The S3 actions a function may take, and what it may do with the uploads bucket's key. */
+function uploadsAccess(template: Template, prefix: string): { s3: string[]; key: string[] } {
+  const statements = functionPolicy(template, prefix);
+  return {
+    s3: actions(statements, (s) => [s.Action].flat().some((a) => a.startsWith('s3:'))),
+    key: actions(statements, (s) => /UploadsKey[0-9A-F]{8}/.test(JSON.stringify(s.Resource))),
+  };
+}
+
+const WRITE_KEY = ['kms:Decrypt', 'kms:GenerateDataKey'];
+
+/**
+ * What each upload handler calls at S3, following its imports into lambda/uploads/{service,multipart}.ts
+ * (a presigned URL is the signer's call). ListParts of an SSE-KMS upload needs kms:Decrypt.
+ */
+const EXPECTED: Record<string, { s3: string[]; key: string[] }> = {
+  // CreateMultipartUpload; AbortMultipartUpload when the row cannot be written.
+  CreateUpload: { s3: ['s3:AbortMultipartUpload', 's3:PutObject'], key: WRITE_KEY },
+  // Presigned UploadPart.
+  SignUploadParts: { s3: ['s3:PutObject'], key: WRITE_KEY },
+  // ListParts; for an upload S3 no longer knows, ListObjectsV2, and DeleteObject of a wrong-sized object.
+  GetUpload: {
+    s3: ['s3:DeleteObject', 's3:ListBucket', 's3:ListMultipartUploadParts'],
+    key: ['kms:Decrypt'],
+  },
+  // ListParts, CompleteMultipartUpload or AbortMultipartUpload; the gone-upload path as GetUpload.
+  CompleteUpload: {
+    s3: [
+      's3:AbortMultipartUpload',
+      's3:DeleteObject',
+      's3:ListBucket',
+      's3:ListMultipartUploadParts',
+      's3:PutObject',
+    ],
+    key: WRITE_KEY,
+  },
+  // AbortMultipartUpload, then ListObjectsV2 to see whether a completion won.
+  AbortUpload: { s3: ['s3:AbortMultipartUpload', 's3:ListBucket'], key: [] },
+  // Presigned CreateMultipartUpload, PutObject, UploadPart, ListParts, CompleteMultipartUpload and abort;
+  // `abort` also aborts at S3 itself, then lists to see whether a completion won (cancelUpload).
+  SignUploadRequest: {
+    s3: ['s3:AbortMultipartUpload', 's3:ListBucket', 's3:ListMultipartUploadParts', 's3:PutObject'],
+    key: WRITE_KEY,
+  },
+  // Presigned GetObject.
+  DownloadFile: { s3: ['s3:GetObject'], key: ['kms:Decrypt'] },
+  // AbortMultipartUpload of an upload in progress, DeleteObject.
+  DeleteFile: { s3: ['s3:AbortMultipartUpload', 's3:DeleteObject'], key: [] },
+  ListFiles: { s3: [], key: [] },
+  GetFile: { s3: [], key: [] },
+  // The hourly job: AbortMultipartUpload, then ListObjectsV2.
+  ExpireUploads: { s3: ['s3:AbortMultipartUpload', 's3:ListBucket'], key: [] },
+};
+
+describe('Api stack: uploads bucket grants', () => {
+  it.each(Object.entries(EXPECTED))(
+    'gives %s exactly the S3 and key actions its handler calls',
+    (fn, expected) => {
+      expect(uploadsAccess(dev, fn)).toEqual(expected);
+    },
+  );
+
+  it('lets the download function read objects, but not write or delete them', () => {
+    const { s3 } = uploadsAccess(dev, 'DownloadFile');
+    expect(s3).toContain('s3:GetObject');
+    expect(s3).not.toContain('s3:PutObject');
+    expect(s3).not.toContain('s3:DeleteObject');
+  });
+
+  it('lets create-upload run multipart uploads, but not read or delete objects', () => {
+    const { s3, key } = uploadsAccess(dev, 'CreateUpload');
+    expect(s3).toEqual(expect.arrayContaining(['s3:PutObject', 's3:AbortMultipartUpload']));
+    expect(key).toEqual(expect.arrayContaining(['kms:GenerateDataKey']));
+    expect(s3).not.toContain('s3:GetObject');
+    expect(s3).not.toContain('s3:DeleteObject');
+  });
+
+  it('lets delete-file delete objects, but not write or read them', () => {
+    const { s3 } = uploadsAccess(dev, 'DeleteFile');
+    expect(s3).toContain('s3:DeleteObject');
+    expect(s3).not.toContain('s3:PutObject');
+    expect(s3).not.toContain('s3:GetObject');
+  });
+
+  it('grants no function the tag writes, version deletes or upload listing that no handler calls', () => {
+    for (const template of [dev, prod]) {
+      const granted = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+      expect(granted).not.toContain('s3:PutObjectTagging');
+      expect(granted).not.toContain('s3:ListBucketMultipartUploads');
+      expect(granted).not.toContain('s3:DeleteObjectVersion');
+    }
+  });
+
+  it('scopes object actions to uploads/ and listing to the uploads/ prefix', () => {
+    for (const fn of Object.keys(EXPECTED)) {
+      for (const st of functionPolicy(dev, fn)) {
+        const acts = [st.Action].flat();
+        if (!acts.some((a) => a.startsWith('s3:'))) continue;
+        if (acts.includes('s3:ListBucket')) {
+          expect(acts).toEqual(['s3:ListBucket']);
+          expect(st.Condition).toEqual({ StringLike: { 's3:prefix': ['uploads/*'] } });
+          expect(JSON.stringify(st.Resource)).not.toContain('/');
+        } else {
+          expect(JSON.stringify(st.Resource)).toMatch(/UploadsBucket[0-9A-F]{8}Arn.*"\/uploads\/\*"/);
+        }
       }
     }
   });

@@ -17,7 +17,14 @@ const STAGES = ['dev', 'staging', 'prod'] as const;
 type Stage = (typeof STAGES)[number];
 
 /** The Api-side roles each get one grant, so each policy shows exactly one grant's scope. */
-const GRANTS = ['Multipart', 'Download', 'Delete'] as const;
+const GRANTS = {
+  Write: (u: ScannedUploadBucket, r: iam.IGrantable) => u.grantWrite(r),
+  Abort: (u: ScannedUploadBucket, r: iam.IGrantable) => u.grantAbort(r),
+  ListParts: (u: ScannedUploadBucket, r: iam.IGrantable) => u.grantListParts(r),
+  List: (u: ScannedUploadBucket, r: iam.IGrantable) => u.grantList(r),
+  Download: (u: ScannedUploadBucket, r: iam.IGrantable) => u.grantPresignedDownload(r),
+  Delete: (u: ScannedUploadBucket, r: iam.IGrantable) => u.grantDelete(r),
+} as const;
 
 interface Built {
   readonly config: StageConfig;
@@ -47,14 +54,7 @@ beforeAll(() => {
     const network = new NetworkStack(app, { config });
     const storage = new StorageStack(app, { config, network });
     const consumer = new Stack(app, `Consumer-${stage}`);
-    const [multipart, download, del] = GRANTS.map((g) => consumerRole(consumer, g)) as [
-      iam.Role,
-      iam.Role,
-      iam.Role,
-    ];
-    storage.uploads.grantMultipartUpload(multipart);
-    storage.uploads.grantPresignedDownload(download);
-    storage.uploads.grantDelete(del);
+    for (const [id, grant] of Object.entries(GRANTS)) grant(storage.uploads, consumerRole(consumer, id));
     app.synth(); // throws on any unacknowledged cdk-nag finding
     built[stage] = {
       config,
@@ -136,6 +136,14 @@ const bySid = (statements: Statement[], sid: string): Statement => {
   return found[0] as Statement;
 };
 const actionsOf = (s: Statement): string[] => [s.Action].flat().sort();
+
+/** A consumer-stack resource (a cross-stack reference) named by what it is: key, bucket, objects under uploads/. */
+function resourceKind(resource: string): string {
+  if (/UploadsKey[0-9A-F]{8}Arn/.test(resource)) return 'key';
+  if (/UploadsBucket[0-9A-F]{8}Arn.*"\/uploads\/\*"/.test(resource)) return 'uploads/*';
+  if (/UploadsBucket[0-9A-F]{8}Arn/.test(resource) && !resource.includes('/')) return 'bucket';
+  return resource;
+}
 
 describe('Storage stack', () => {
   describe.each(STAGES)('%s', (stage) => {
@@ -516,52 +524,62 @@ describe('Storage stack', () => {
       ]);
     });
 
-    it('grants multipart uploads on uploads/ only, with ListBucketMultipartUploads, listing under uploads/ and the key', () => {
-      const statements = rolePolicy(
-        b(stage).consumer,
-        logicalId(b(stage).consumer, 'AWS::IAM::Role', 'Multipart'),
-      );
-      expect(statements).toHaveLength(4);
-      const listing = statements.find((s) => s.Action === 's3:ListBucket') as Statement;
-      expect(listing.Condition).toEqual({ StringLike: { 's3:prefix': ['uploads/*'] } });
-      expect(JSON.stringify(listing.Resource)).toMatch(/UploadsBucket[0-9A-F]{8}Arn/);
-      expect(JSON.stringify(listing.Resource)).not.toContain('/');
-      const objects = statements.find((s) => [s.Action].flat().includes('s3:PutObject')) as Statement;
-      expect(actionsOf(objects)).toEqual(
-        [
-          's3:AbortMultipartUpload',
-          's3:ListMultipartUploadParts',
-          's3:PutObject',
-          's3:PutObjectTagging',
-        ].sort(),
-      );
-      expect(JSON.stringify(objects.Resource)).toMatch(/UploadsBucket[0-9A-F]{8}Arn.*"\/uploads\/\*"/);
-      const bucket = statements.find((s) => s.Action === 's3:ListBucketMultipartUploads') as Statement;
-      expect(JSON.stringify(bucket.Resource)).toMatch(/UploadsBucket[0-9A-F]{8}Arn/);
-      expect(JSON.stringify(bucket.Resource)).not.toContain('/');
-      const key = statements.find((s) => [s.Action].flat().includes('kms:GenerateDataKey')) as Statement;
-      expect(actionsOf(key)).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
-      expect(JSON.stringify(key.Resource)).toMatch(/UploadsKey[0-9A-F]{8}Arn/);
+    /** What the consumer role given grant `id` may do: actions, on what, under which condition. */
+    const granted = (id: keyof typeof GRANTS) =>
+      rolePolicy(b(stage).consumer, logicalId(b(stage).consumer, 'AWS::IAM::Role', id)).map((s) => ({
+        actions: actionsOf(s),
+        on: resourceKind(JSON.stringify(s.Resource)),
+        condition: s.Condition,
+      }));
+
+    it('grants writes as PutObject on uploads/ with the key use SSE-KMS uploads need, and no tagging', () => {
+      expect(granted('Write')).toEqual([
+        { actions: ['s3:PutObject'], on: 'uploads/*', condition: undefined },
+        { actions: ['kms:Decrypt', 'kms:GenerateDataKey'], on: 'key', condition: undefined },
+      ]);
+    });
+
+    it('grants aborts as AbortMultipartUpload on uploads/ only, with no key access', () => {
+      expect(granted('Abort')).toEqual([
+        { actions: ['s3:AbortMultipartUpload'], on: 'uploads/*', condition: undefined },
+      ]);
+    });
+
+    it('grants ListParts on uploads/ with kms:Decrypt, which SSE-KMS uploads need for it', () => {
+      expect(granted('ListParts')).toEqual([
+        { actions: ['s3:ListMultipartUploadParts'], on: 'uploads/*', condition: undefined },
+        { actions: ['kms:Decrypt'], on: 'key', condition: undefined },
+      ]);
+    });
+
+    it('grants listing on the bucket under uploads/ only, and nothing else', () => {
+      expect(granted('List')).toEqual([
+        {
+          actions: ['s3:ListBucket'],
+          on: 'bucket',
+          condition: { StringLike: { 's3:prefix': ['uploads/*'] } },
+        },
+      ]);
     });
 
     it('grants presigned downloads as GetObject on uploads/ and kms:Decrypt only', () => {
-      const statements = rolePolicy(
-        b(stage).consumer,
-        logicalId(b(stage).consumer, 'AWS::IAM::Role', 'Download'),
-      );
-      expect(statements.map((s) => s.Action)).toEqual(['s3:GetObject', 'kms:Decrypt']);
-      expect(JSON.stringify(statements[0]?.Resource)).toMatch(/UploadsBucket[0-9A-F]{8}Arn.*"\/uploads\/\*"/);
-      expect(JSON.stringify(statements[1]?.Resource)).toMatch(/UploadsKey[0-9A-F]{8}Arn/);
+      expect(granted('Download')).toEqual([
+        { actions: ['s3:GetObject'], on: 'uploads/*', condition: undefined },
+        { actions: ['kms:Decrypt'], on: 'key', condition: undefined },
+      ]);
     });
 
-    it('grants deletes of objects and their versions on uploads/ only, with no key access', () => {
-      const statements = rolePolicy(
-        b(stage).consumer,
-        logicalId(b(stage).consumer, 'AWS::IAM::Role', 'Delete'),
+    it('grants deletes of current versions on uploads/ only, with no key access', () => {
+      expect(granted('Delete')).toEqual([
+        { actions: ['s3:DeleteObject'], on: 'uploads/*', condition: undefined },
+      ]);
+    });
+
+    it('grants no handler tag writes or in-progress upload listing, which no handler calls', () => {
+      const consumer = JSON.stringify(b(stage).consumer.findResources('AWS::IAM::Policy'));
+      expect(consumer).not.toMatch(
+        /s3:PutObjectTagging|s3:ListBucketMultipartUploads|s3:DeleteObjectVersion/,
       );
-      expect(statements).toHaveLength(1);
-      expect(actionsOf(statements[0] as Statement)).toEqual(['s3:DeleteObject', 's3:DeleteObjectVersion']);
-      expect(JSON.stringify(statements[0]?.Resource)).toMatch(/UploadsBucket[0-9A-F]{8}Arn.*"\/uploads\/\*"/);
     });
 
     it('uses the quarantine key only from the scan pipeline and the break-glass role', () => {
@@ -648,8 +666,7 @@ describe('ScannedUploadBucket', () => {
       inPacks('IAMNoInlinePolicy', 'NIST.800.53.R5', 'HIPAA.Security'),
       'Test-only role standing in for an Api handler role; grant* methods write its inline policy.',
     );
-    uploads.grantMultipartUpload(role);
-    uploads.grantPresignedDownload(role);
+    for (const grant of Object.values(GRANTS)) grant(uploads, role);
     expect(() => app.synth()).not.toThrow();
     Template.fromStack(stack).hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: Match.stringLikeRegexp('^Handler') }],
