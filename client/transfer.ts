@@ -1,6 +1,6 @@
 /**
- * Node-only byte transfer against presigned S3 URLs: parts stream from disk with an explicit
- * Content-Length (the URL signs it), downloads stream to disk. Memory stays constant whatever the size.
+ * Node-only byte transfer against presigned S3 URLs: parts stream from disk (or a Blob, or a buffer) with an
+ * explicit Content-Length (the URL signs it), downloads stream to disk. Memory stays constant whatever the size.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -8,8 +8,9 @@ import { rename, rm } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { basename, dirname, join } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeWebStream } from 'node:stream/web';
 import { FileChangedError, StorageRequestError } from './errors';
 
 export type AnyAgent = http.Agent | https.Agent;
@@ -80,9 +81,12 @@ const readSmallBody = (res: IncomingMessage, limit = 64 * 1024): Promise<string>
 export interface PutPartInput {
   /** A presigned UploadPart URL, signed for exactly `length` bytes. */
   readonly url: string;
-  readonly path: string;
-  /** Byte offset of the part in the file. */
-  readonly start: number;
+  /** The file the part is read from, at `start`; or give `body`. */
+  readonly path?: string;
+  /** Byte offset of the part in the file (with `body`: in the source, for messages only). @default 0 */
+  readonly start?: number;
+  /** The part's bytes when they are not read from a file: a Blob (streamed) or a buffer. */
+  readonly body?: Blob | Uint8Array;
   readonly length: number;
   readonly partNumber: number;
   readonly agent?: AnyAgent;
@@ -94,10 +98,29 @@ export interface PutPartInput {
   readonly idleTimeoutMs?: number;
 }
 
+const CHUNK = 256 * 1024;
+
+/** A buffer as a stream of 256 KiB views (no copy), so progress and the rate limit see it chunk by chunk. */
+function* chunksOf(bytes: Uint8Array): Generator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += CHUNK) yield bytes.subarray(at, at + CHUNK);
+}
+
+/** The part's bytes as a stream: a file range, a Blob, or a buffer. */
+function partStream(input: PutPartInput): Readable {
+  if (input.body instanceof Blob) {
+    return Readable.fromWeb(input.body.stream() as unknown as NodeWebStream<Uint8Array>);
+  }
+  if (input.body) return Readable.from(chunksOf(input.body), { objectMode: false });
+  if (input.path === undefined) throw new TypeError('putPart needs a path or a body');
+  const start = input.start ?? 0;
+  return createReadStream(input.path, { start, end: start + input.length - 1, highWaterMark: CHUNK });
+}
+
 /**
- * PUTs one part: `fs.createReadStream({start, end})` piped into an `http(s).request` with an explicit
- * Content-Length. Resolves with S3's ETag. A refusal is a {@link StorageRequestError} naming S3's code; a
- * file that no longer has the bytes is a {@link FileChangedError}.
+ * PUTs one part: its bytes (a file range read with `fs.createReadStream({start, end})`, a Blob or a buffer)
+ * piped into an `http(s).request` with an explicit Content-Length. Resolves with S3's ETag. A refusal is a
+ * {@link StorageRequestError} naming S3's code; a source that no longer has the bytes is a
+ * {@link FileChangedError}.
  */
 export function putPart(input: PutPartInput): Promise<string> {
   const url = new URL(input.url);
@@ -116,11 +139,7 @@ export function putPart(input: PutPartInput): Promise<string> {
       signal: input.signal,
       headers: { 'content-length': String(input.length) },
     });
-    const file = createReadStream(input.path, {
-      start: input.start,
-      end: input.start + input.length - 1,
-      highWaterMark: 256 * 1024,
-    });
+    const file = partStream(input);
     let read = 0;
     file.on('data', (chunk) => {
       read += chunk.length;
@@ -129,13 +148,20 @@ export function putPart(input: PutPartInput): Promise<string> {
     file.on('end', () => {
       if (read !== input.length) {
         const error = new FileChangedError(
-          `${input.path} changed while uploading: part ${input.partNumber} should have ${input.length} bytes from offset ${input.start}, the file had ${read}. Start the upload again.`,
+          `${input.path ?? 'the source'} changed while uploading: part ${input.partNumber} should have ${input.length} bytes from offset ${input.start ?? 0}, the ${input.path ? 'file' : 'source'} had ${read}. Start the upload again.`,
         );
         settle(error);
         req.destroy(error);
       }
     });
-    file.on('error', (error) => {
+    file.on('error', (cause) => {
+      // A file-backed Blob (fs.openAsBlob) refuses to be read once the file changed.
+      const error =
+        cause.name === 'NotReadableError'
+          ? new FileChangedError(
+              `the source changed while uploading: part ${input.partNumber} could not be read (${cause.message}). Start the upload again.`,
+            )
+          : cause;
       settle(error);
       req.destroy(error);
     });
