@@ -1,11 +1,13 @@
 /**
  * Node-only resumable uploads (3 GB and more) and streaming downloads.
  *
- * `uploadFile` declares the file, signs part URLs ahead in batches, streams each part straight from disk to
- * S3 (constant memory), retries and re-signs per part, completes, and optionally waits for the scan verdict.
- * A resume record on disk lets a new process continue an interrupted upload of the same unchanged file.
+ * `uploadFile` (alias `upload`) declares the file, signs part URLs ahead in batches, sends each part straight
+ * from its source to S3 (a file range or a Blob slice streamed; a stream through one part-sized buffer per
+ * worker), retries and re-signs per part, completes, and optionally waits for the scan verdict. A resume
+ * record on disk lets a new process continue an interrupted upload of the same unchanged file (or Blob with a
+ * resume key). `startUpload` returns a handle that also pauses and resumes.
  */
-import { realpath, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { fileTypeFromFile } from 'file-type';
 import {
@@ -20,6 +22,13 @@ import { CitadelProblemError, ScanTimeoutError, StorageRequestError, UploadGoneE
 import { type FileIdentity, type ResumeRecord, ResumeStore } from './resume-state';
 import { backoffDelay, sleep } from './retry';
 import {
+  PauseGate,
+  type PreparedSource,
+  prepareSource,
+  SourceNotReplayableError,
+  type UploadSource,
+} from './sources';
+import {
   type AnyAgent,
   agentFor,
   type DownloadToFileResult,
@@ -27,8 +36,9 @@ import {
   isTransientTransferError,
   putPart,
   RateLimiter,
-  sha256File,
 } from './transfer';
+
+export type { UploadSource } from './sources';
 
 /** States a file reaches once the upload is complete. */
 export const COMPLETED_STATES: ReadonlySet<string> = new Set([
@@ -81,23 +91,48 @@ export type UploadEvent =
   | { readonly type: 'part-resigned'; readonly partNumber: number; readonly reason: string }
   | { readonly type: 'completed'; readonly file: ApiFile }
   | { readonly type: 'aborted'; readonly id: string; readonly kept: boolean }
-  | { readonly type: 'scan-state'; readonly id: string; readonly state: string };
+  | { readonly type: 'scan-state'; readonly id: string; readonly state: string }
+  /** `pause()` was called: no new part starts; `partsInFlight` parts still finish. */
+  | { readonly type: 'paused'; readonly partsInFlight: number }
+  /** `resume()` was called after `pause()` (`resumed` is taken: it means an earlier upload continued). */
+  | { readonly type: 'unpaused' };
 
 export interface UploadFileOptions {
-  /** Display name sent to the API. @default the file's base name */
+  /** Display name sent to the API. @default the file's base name (a File's name; `upload` otherwise) */
   readonly filename?: string;
-  /** Declared media type. @default sniffed from the first bytes (file-type), else application/octet-stream */
+  /**
+   * Declared media type. @default a Blob's own type if valid, else sniffed from the first bytes (file-type);
+   * streams are not read ahead: application/octet-stream
+   */
   readonly contentType?: string;
-  /** Parts in flight at once. @default 4 */
+  /** Parts in flight at once; a stream source holds one part-sized buffer per part in flight. @default 4 */
   readonly concurrency?: number;
-  /** `true`: hash the file first (one streaming pass) and declare its SHA-256; or give the hex digest. */
+  /**
+   * `true`: hash the file or Blob first (one streaming pass) and declare its SHA-256; a stream cannot be read
+   * twice, so `true` is a TypeError there. Or give the hex digest: it is declared (the scan checks it), and a
+   * stream's bytes are also hashed as they are read, so a mismatch fails the upload before it completes.
+   */
   readonly sha256?: boolean | string;
+  /** Stream sources (required there): the exact number of bytes. Others: checked against the source's size. */
+  readonly size?: number;
+  /**
+   * Blob sources: what identifies these bytes for resuming in another process (with the Blob's size and
+   * `lastModified`). Without it (and without a File's name) a Blob upload is not recorded for resuming.
+   * @default a File's name
+   */
+  readonly resumeKey?: string;
   /** Where resume records live. @default ~/.citadel/uploads */
   readonly stateDir?: string;
-  /** Resume an interrupted upload of the same unchanged file, and record this one. @default true */
+  /**
+   * Resume an interrupted upload of the same unchanged file (or Blob with a resume key), and record this one.
+   * Streams are never recorded: they cannot be read again. @default true
+   */
   readonly resume?: boolean;
   readonly signal?: AbortSignal;
-  /** On abort, keep the upload (and its resume record) instead of deleting it. @default false */
+  /**
+   * On abort, keep the upload (and its resume record) instead of deleting it. A stream upload that fails
+   * for another reason is always deleted, since nothing can resume it. @default false
+   */
   readonly keepOnAbort?: boolean;
   readonly onProgress?: (progress: UploadProgress) => void;
   readonly onEvent?: (event: UploadEvent) => void;
@@ -237,30 +272,178 @@ export async function waitForScan(
   }
 }
 
+/** A running upload: pause, resume or abort it, and await `done`. */
+export interface UploadHandle {
+  /** Resolves once the upload is complete (and, with `waitForScan`, once the verdict is in). */
+  readonly done: Promise<UploadFileResult>;
+  /** True between `pause()` and `resume()`. */
+  readonly paused: boolean;
+  /**
+   * Starts no new part (nor the final complete call) until `resume()`; parts in flight finish. Resolves once
+   * they have, i.e. once no byte is being sent. Emits `{ type: 'paused' }`.
+   */
+  pause(): Promise<void>;
+  /** Continues a paused upload. Emits `{ type: 'unpaused' }`. */
+  resume(): void;
+  /**
+   * Aborts, like the `signal` option: the upload is deleted unless `keepOnAbort`, and `done` rejects with
+   * `reason` (an `AbortError` by default). Works while paused.
+   */
+  abort(reason?: unknown): void;
+}
+
 /**
- * Uploads a file of any size (3 GB and more) with constant memory; see {@link UploadFileOptions}.
- * Resolves once the upload is complete (and, with `waitForScan`, once the verdict is in).
+ * Starts an upload from a file path, a Blob, a Node Readable or a web ReadableStream (see
+ * {@link UploadSource} and {@link UploadFileOptions}) and returns a handle to pause, resume or abort it.
+ * Memory stays within `concurrency` × part size whatever the source.
  */
-export async function uploadFile(
+export function startUpload(
   client: CitadelClient,
-  path: string,
+  source: UploadSource,
+  options: UploadFileOptions = {},
+): UploadHandle {
+  const gate = new PauseGate();
+  const controller = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, controller.signal]) : controller.signal;
+  let inFlight = 0;
+  let settled = false;
+  let idle: Array<() => void> = [];
+  const whenIdle = (): Promise<void> =>
+    inFlight === 0 || settled ? Promise.resolve() : new Promise((r) => idle.push(r));
+  const flushIdle = () => {
+    if (inFlight !== 0 && !settled) return;
+    const waiters = idle;
+    idle = [];
+    for (const w of waiters) w();
+  };
+  const control: UploadControl = {
+    gate,
+    signal,
+    partStarted: () => {
+      inFlight++;
+    },
+    partSettled: () => {
+      inFlight--;
+      flushIdle();
+    },
+  };
+  const done = runUpload(client, source, options, control).finally(() => {
+    settled = true;
+    gate.resume(); // nothing waits on it any more; lets go of any waiter left
+    flushIdle();
+  });
+  return {
+    done,
+    get paused() {
+      return gate.paused;
+    },
+    pause() {
+      if (!gate.paused && !settled) {
+        gate.pause();
+        options.onEvent?.({ type: 'paused', partsInFlight: inFlight });
+      }
+      return whenIdle();
+    },
+    resume() {
+      if (!gate.paused || settled) return;
+      gate.resume();
+      options.onEvent?.({ type: 'unpaused' });
+    },
+    abort(reason?: unknown) {
+      controller.abort(reason);
+    },
+  };
+}
+
+/**
+ * Uploads a file path, a Blob or a stream of any size (3 GB and more) with bounded memory; see
+ * {@link UploadFileOptions}. Resolves once the upload is complete (and, with `waitForScan`, once the verdict
+ * is in). `startUpload` does the same and also returns a handle to pause, resume and abort.
+ */
+export function uploadFile(
+  client: CitadelClient,
+  source: UploadSource,
   options: UploadFileOptions = {},
 ): Promise<UploadFileResult> {
+  return startUpload(client, source, options).done;
+}
+
+/** `upload(client, source, options)`: the same as {@link uploadFile}. */
+export const upload = uploadFile;
+
+interface UploadControl {
+  readonly gate: PauseGate;
+  /** The caller's signal and the handle's `abort()`, combined. */
+  readonly signal: AbortSignal;
+  readonly partStarted: () => void;
+  readonly partSettled: () => void;
+}
+
+/** `promise`, or the signal's reason as soon as it aborts (the promise is left to settle on its own). */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+async function runUpload(
+  client: CitadelClient,
+  source: UploadSource,
+  options: UploadFileOptions,
+  control: UploadControl,
+): Promise<UploadFileResult> {
   const started = Date.now();
-  const abs = await realpath(resolve(path));
-  const info = await stat(abs);
-  if (!info.isFile()) throw new TypeError(`${path} is not a regular file`);
-  if (info.size === 0) throw new RangeError(`${path} is empty; Citadel stores files of at least 1 byte`);
-  const size = info.size;
-  const identity: FileIdentity = { baseUrl: client.baseUrl, path: abs, size, mtimeMs: info.mtimeMs };
-  const store = options.resume === false ? undefined : new ResumeStore(options.stateDir);
+  const prepared = await prepareSource(source, {
+    size: options.size,
+    resumeKey: options.resumeKey,
+    // Streams only: checked as the bytes are read (paths and Blobs just declare it).
+    expectedSha256: typeof options.sha256 === 'string' ? options.sha256 : undefined,
+    partSize: partSizeFor,
+  });
+  if (prepared.kind === 'stream' && options.sha256 === true) {
+    prepared.close();
+    throw new TypeError(
+      '`sha256: true` hashes the source before uploading, and a stream can be read only once: give the expected digest as a hex string (checked as the stream is read, and declared), or upload a file or a Blob',
+    );
+  }
+  try {
+    return await transfer(client, prepared, options, control, started);
+  } finally {
+    prepared.close();
+  }
+}
+
+/** The upload itself, once the source is prepared. */
+async function transfer(
+  client: CitadelClient,
+  prepared: PreparedSource,
+  options: UploadFileOptions,
+  control: UploadControl,
+  started: number,
+): Promise<UploadFileResult> {
+  const { gate, signal: userSignal } = control;
+  const size = prepared.size;
+  if (options.size !== undefined && options.size !== size) {
+    throw new RangeError(`the source has ${size} bytes, not the ${options.size} given as \`size\``);
+  }
+  const identity: FileIdentity | undefined = prepared.identity?.(client.baseUrl);
+  const store =
+    options.resume === false || identity === undefined ? undefined : new ResumeStore(options.stateDir);
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
   const emit = (event: UploadEvent) => options.onEvent?.(event);
-  const userSignal = options.signal;
   const limiter = options.rateLimitBytesPerSecond
     ? new RateLimiter(options.rateLimitBytesPerSecond)
     : undefined;
-  const filename = options.filename ?? basename(abs);
+  const filename = options.filename ?? prepared.filename;
+  const forget = async () => {
+    if (identity) await store?.remove(identity);
+  };
 
   let session: Session | undefined;
   let resumed = false;
@@ -274,7 +457,7 @@ export async function uploadFile(
   const gone = async (previousId: string, reason: string) => {
     restarts++;
     emit({ type: 'restarted', previousId, reason });
-    await store?.remove(identity);
+    await forget();
   };
 
   /** The upload from the resume record, if the server still has it; `ApiFile` if it was completed already. */
@@ -328,10 +511,10 @@ export async function uploadFile(
   let contentType = options.contentType;
 
   const create = async (): Promise<Session> => {
-    contentType ??= await detectContentType(abs);
-    if (options.sha256 === true && declaredSha === undefined) {
-      emit({ type: 'hashing', path: abs });
-      declaredSha = await sha256File(abs, userSignal);
+    contentType ??= (await prepared.sniffType()) ?? 'application/octet-stream';
+    if (options.sha256 === true && declaredSha === undefined && prepared.hash) {
+      emit({ type: 'hashing', path: identity?.path ?? filename });
+      declaredSha = await prepared.hash(userSignal);
     }
     const created = await client.createUpload(
       { filename, size, contentType, ...(declaredSha ? { sha256: declaredSha } : {}) },
@@ -344,20 +527,22 @@ export async function uploadFile(
         `The API chose ${created.partCount} parts of ${created.partSize} bytes; this client expects ${partCountFor(size, expected)} of ${expected}. The client and the API disagree on the contract: update the client.`,
       );
     }
-    await store?.save({
-      version: 1,
-      ...identity,
-      id: created.id,
-      uploadId: created.uploadId,
-      key: created.key,
-      partSize: created.partSize,
-      partCount: created.partCount,
-      filename,
-      contentType,
-      ...(declaredSha ? { sha256: declaredSha } : {}),
-      createdAt: new Date().toISOString(),
-      expiresAt: created.expiresAt,
-    });
+    if (identity) {
+      await store?.save({
+        version: 1,
+        ...identity,
+        id: created.id,
+        uploadId: created.uploadId,
+        key: created.key,
+        partSize: created.partSize,
+        partCount: created.partCount,
+        filename,
+        contentType,
+        ...(declaredSha ? { sha256: declaredSha } : {}),
+        createdAt: new Date().toISOString(),
+        expiresAt: created.expiresAt,
+      });
+    }
     emit({ type: 'created', id: created.id, partSize: created.partSize, partCount: created.partCount });
     return {
       id: created.id,
@@ -373,9 +558,9 @@ export async function uploadFile(
     const etags = new Map<number, string>();
     if (parts.length === 0) return etags;
     const inner = new AbortController();
-    const forward = () => inner.abort(userSignal?.reason);
-    userSignal?.addEventListener('abort', forward, { once: true });
-    if (userSignal?.aborted) forward();
+    const forward = () => inner.abort(userSignal.reason);
+    userSignal.addEventListener('abort', forward, { once: true });
+    if (userSignal.aborted) forward();
     let next = 0;
     const signer = new PartSigner(
       client,
@@ -391,9 +576,17 @@ export async function uploadFile(
     });
     for (const [n] of s.held) progress.add(partBytes(n, size, s.partSize));
 
-    const one = async (n: number): Promise<string> => {
+    /** Sends part `n` from the worker's buffer `slot`; its bytes are read once, retries re-send them. */
+    const one = async (n: number, slot: number): Promise<string> => {
       const length = partBytes(n, size, s.partSize);
       const start = (n - 1) * s.partSize;
+      // Both asked for before any await: a stream hands out its parts in the order the workers took them,
+      // and the first part's signing call takes the parts the other workers have just taken into its batch.
+      // The loop asks the signer again (a cache hit unless the URL expired meanwhile).
+      const [body] = await Promise.all([
+        raceAbort(prepared.part(n, start, length, slot), inner.signal),
+        signer.get(n),
+      ]);
       let retries = 0;
       let resigns = 0;
       for (;;) {
@@ -408,7 +601,7 @@ export async function uploadFile(
         try {
           return await putPart({
             url: signed.url,
-            path: abs,
+            ...body,
             start,
             length,
             partNumber: n,
@@ -448,11 +641,20 @@ export async function uploadFile(
       }
     };
 
-    const worker = async () => {
-      while (next < parts.length) {
+    /** Worker `slot` takes the next part whenever it is free and the upload is not paused. */
+    const worker = async (slot: number) => {
+      for (;;) {
+        while (gate.paused) await gate.wait(inner.signal);
         inner.signal.throwIfAborted();
+        if (next >= parts.length) return;
         const n = parts[next++] as number;
-        const etag = await one(n);
+        control.partStarted();
+        let etag: string;
+        try {
+          etag = await one(n, slot);
+        } finally {
+          control.partSettled(); // before the event: a `pause()` made in its listener counts only the others
+        }
         etags.set(n, etag);
         partsUploaded.push(n);
         progress.partDone();
@@ -461,20 +663,20 @@ export async function uploadFile(
     };
     try {
       const results = await Promise.allSettled(
-        Array.from({ length: Math.min(concurrency, parts.length) }, () =>
-          worker().catch((error: unknown) => {
+        Array.from({ length: Math.min(concurrency, parts.length) }, (_, slot) =>
+          worker(slot).catch((error: unknown) => {
             // One part failing for good stops the others; the first real error is reported.
             if (!inner.signal.aborted) inner.abort(error);
             throw error;
           }),
         ),
       );
-      if (userSignal?.aborted) throw userSignal.reason;
+      if (userSignal.aborted) throw userSignal.reason;
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw inner.signal.reason ?? (failed as PromiseRejectedResult).reason;
       return etags;
     } finally {
-      userSignal?.removeEventListener('abort', forward);
+      userSignal.removeEventListener('abort', forward);
       progress.flush();
     }
   };
@@ -506,6 +708,7 @@ export async function uploadFile(
       throw error;
     }
     for (let round = 0; ; round++) {
+      while (gate.paused) await gate.wait(userSignal);
       const parts = [...s.held].sort(([a], [b]) => a - b).map(([partNumber, etag]) => ({ partNumber, etag }));
       try {
         return await client.completeUpload(s.id, parts, { signal: userSignal });
@@ -527,6 +730,11 @@ export async function uploadFile(
           );
         });
         if (redo.length === 0) throw error;
+        if (!prepared.replayable) {
+          throw new SourceNotReplayableError(
+            `S3 lacks part${redo.length === 1 ? '' : 's'} ${redo.join(', ')} of upload ${s.id}, and a stream cannot be read again to re-send ${redo.length === 1 ? 'it' : 'them'}; upload a file or a Blob to survive this`,
+          );
+        }
         for (const n of redo) s.held.delete(n);
         const fresh = await sendParts(s, redo);
         for (const [n, etag] of fresh) s.held.set(n, etag);
@@ -536,7 +744,7 @@ export async function uploadFile(
 
   try {
     let file: ApiFile | undefined;
-    const record = store ? await store.load(identity) : undefined;
+    const record = store && identity ? await store.load(identity) : undefined;
     if (record) {
       const found = await resumeFrom(record);
       if (found && 'held' in found) {
@@ -545,7 +753,7 @@ export async function uploadFile(
       } else if (found) {
         file = found;
         resumed = true;
-        await store?.remove(identity);
+        await forget();
       }
     }
     while (!file) {
@@ -553,8 +761,13 @@ export async function uploadFile(
       try {
         file = await complete(session);
       } catch (error) {
-        if (!(error instanceof UploadGoneError) || restarts >= MAX_RESTARTS || userSignal?.aborted)
+        if (!(error instanceof UploadGoneError) || restarts >= MAX_RESTARTS || userSignal.aborted)
           throw error;
+        if (!prepared.replayable) {
+          throw new SourceNotReplayableError(
+            `upload ${session.id} cannot continue (${error.reason}), and a stream cannot be read again to start over; upload a file or a Blob to survive this`,
+          );
+        }
         await gone(session.id, error.reason);
         session = undefined;
         resumed = false;
@@ -562,7 +775,7 @@ export async function uploadFile(
       }
     }
     completed = true;
-    await store?.remove(identity);
+    await forget();
     emit({ type: 'completed', file });
     if (options.waitForScan) {
       file = await waitForScan(client, file.id, {
@@ -582,16 +795,18 @@ export async function uploadFile(
       seconds: (Date.now() - started) / 1000,
     };
   } catch (error) {
-    if (userSignal?.aborted && session && !completed) {
-      if (options.keepOnAbort) {
+    if (session && !completed) {
+      const aborted = userSignal.aborted;
+      if (aborted && options.keepOnAbort) {
         emit({ type: 'aborted', id: session.id, kept: true });
-      } else {
-        // Best effort: the bucket lifecycle removes what this misses after a day.
+      } else if (aborted || !prepared.replayable) {
+        // Aborted, or a stream that failed: nothing can resume it. Best effort: the bucket lifecycle
+        // removes what this misses after a day.
         await client.abortUpload(session.id).catch(() => undefined);
-        await store?.remove(identity);
+        await forget();
         emit({ type: 'aborted', id: session.id, kept: false });
       }
-      throw userSignal.reason;
+      if (aborted) throw userSignal.reason;
     }
     throw error;
   } finally {
