@@ -6,8 +6,13 @@ import { fileSchema } from './files';
 export const MAX_PARTS = 10_000;
 export const MIN_PART_BYTES = 8 * 1024 * 1024;
 export const PART_ALIGNMENT = 1024 * 1024;
-/** The largest part S3 accepts: parts are at most 5 GiB. */
-export const MAX_PART_BYTES = 5 * 1024 ** 3;
+/**
+ * The largest file that may declare a SHA-256: the scan Lambda verifies it by streaming the whole object
+ * within its 15-minute limit (about 80 MiB/s), so larger files cannot declare one.
+ */
+export const MAX_HASHED_BYTES = 64 * 1024 ** 3;
+/** What the scan Lambda's timeout allows for hashing, per byte: ~80 MiB/s, measured conservatively. */
+export const HASH_BYTES_PER_SECOND = 80 * 1024 * 1024;
 /** Presigned part URLs live this long; a client re-signs expired ones. */
 export const PART_URL_SECONDS = 900;
 /** Presigned download URLs live this long. */

@@ -1,5 +1,6 @@
 /** Upload rules that do not depend on AWS: names, keys, sizes, types. */
 import { createHash } from 'node:crypto';
+import { MAX_HASHED_BYTES } from '../../contract/api/uploads';
 import type { FieldError } from '../../contract/problems';
 import { ValidationError } from '../shared/errors';
 import { allowedContentTypes, maxUploadBytes } from './s3';
@@ -43,10 +44,22 @@ export const objectKey = (ownerId: string, fileId: string): string =>
   `uploads/${ownerSegment(ownerId)}/${fileId}`;
 
 /** Declared size and type against the stage's limits; every failure is a 400 naming the field. */
-export function checkDeclared(size: number, contentType: string, where: FieldError['in'] = 'body'): void {
+export function checkDeclared(
+  size: number,
+  contentType: string,
+  sha256?: string,
+  where: FieldError['in'] = 'body',
+): void {
   const errors: FieldError[] = [];
   const max = maxUploadBytes();
   if (size > max) errors.push({ in: where, path: 'size', message: `must be at most ${max} bytes` });
+  if (sha256 !== undefined && size > MAX_HASHED_BYTES) {
+    errors.push({
+      in: where,
+      path: 'sha256',
+      message: `can be declared for files up to ${MAX_HASHED_BYTES} bytes (the scan verifies it within 15 minutes)`,
+    });
+  }
   if (!allowedContentTypes().has(contentType)) {
     errors.push({ in: where, path: 'contentType', message: 'is not a content type this stage accepts' });
   }

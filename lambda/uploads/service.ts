@@ -44,7 +44,7 @@ export interface Declared {
  * itself) and writes the `files` row with an audit event. A failed write aborts the S3 upload.
  */
 export async function startUpload(caller: Caller, declared: Declared, multipart = true) {
-  checkDeclared(declared.size, declared.contentType);
+  checkDeclared(declared.size, declared.contentType, declared.sha256);
   const filename = sanitizeFilename(declared.filename);
   const id = randomUUID();
   const key = objectKey(caller.principal.id, id);

@@ -673,9 +673,9 @@ function corsRule(origins: readonly string[]): s3.CorsRule {
       s3.HttpMethods.DELETE,
       s3.HttpMethods.HEAD,
     ],
-    // Presigned requests carry their signature in the query; browsers still send the content type, and
-    // SDK-signed headers (x-amz-date, -content-sha256, -server-side-encryption*, -checksum-*, -tagging).
-    allowedHeaders: ['content-type', 'content-md5', 'x-amz-*'],
+    // Presigned requests carry their signature in the query; browsers still send the content type, the
+    // create-only condition of single PUTs (if-none-match), and SDK-signed headers (x-amz-*).
+    allowedHeaders: ['content-type', 'content-md5', 'if-none-match', 'x-amz-*'],
     exposedHeaders: ['ETag', 'x-amz-version-id', 'x-amz-request-id', 'x-amz-id-2'],
     maxAge: 3000,
   };

@@ -11,6 +11,7 @@ import {
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { TIERS } from '../../contract/api/admin';
+import { HASH_BYTES_PER_SECOND, MAX_HASHED_BYTES } from '../../contract/api/uploads';
 import type { RouteDefinition } from '../../contract/route';
 import { routeList } from '../../contract/routes';
 import { acknowledge, inPacks } from '../compliance';
@@ -382,8 +383,7 @@ export class ApiStack extends CitadelStack {
         'Scan verdicts: GuardDuty result + real-type check; quarantines infected and mistyped uploads',
       role,
       memorySize: 1024,
-      // Hashing a 5 GiB object when a SHA-256 was declared takes about a minute at Lambda's S3 throughput.
-      timeout: Duration.minutes(5),
+      timeout: scanTimeout(this.config.uploads.maxUploadBytes),
       invocation: 'async',
       deadLetterQueue: deadLetters,
       environment: {
@@ -436,4 +436,14 @@ export class ApiStack extends CitadelStack {
       targets: [new targets.LambdaFunction(fn, { deadLetterQueue: deadLetters, retryAttempts: 2 })],
     });
   }
+}
+
+/**
+ * The scan Lambda's timeout: long enough to hash the largest file that may declare a SHA-256 on this stage
+ * (at `HASH_BYTES_PER_SECOND`, plus a minute for the rest), at least 5 minutes, at most Lambda's 15.
+ */
+export function scanTimeout(maxUploadBytes: number): Duration {
+  const hashed = Math.min(maxUploadBytes, MAX_HASHED_BYTES);
+  const seconds = 60 + Math.ceil(hashed / HASH_BYTES_PER_SECOND);
+  return Duration.seconds(Math.min(900, Math.max(300, seconds)));
 }

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { SECURITY_HEADERS } from '../../contract/http';
 import { routeList } from '../../contract/routes';
+import { scanTimeout } from '../../lib/stacks/api-stack';
 import { synthStage } from '../support/cdk';
 
 let dev: Template;
@@ -289,6 +290,16 @@ describe('Api stack', () => {
         'gatewayresponse.header.Access-Control-Allow-Origin': "'https://app.citadel.example.com'",
       }),
     });
+  });
+
+  it('gives the scan pipeline time to hash the largest file that may declare a SHA-256, within 5 to 15 minutes', () => {
+    const GiB = 1024 ** 3;
+    expect(scanTimeout(5 * GiB).toSeconds()).toBe(300);
+    expect(scanTimeout(40 * GiB).toSeconds()).toBe(60 + 512);
+    expect(scanTimeout(64 * GiB).toSeconds()).toBe(60 + 820);
+    // Larger files may not declare a SHA-256 (the API refuses it), so the timeout stops growing there.
+    expect(scanTimeout(5 * 1024 * GiB).toSeconds()).toBe(scanTimeout(64 * GiB).toSeconds());
+    expect(scanTimeout(5 * 1024 * GiB).toSeconds()).toBeLessThanOrEqual(900);
   });
 
   it("runs the scan pipeline in the VPC as the storage stack's scan role, fed by GuardDuty and S3 events with a DLQ", () => {

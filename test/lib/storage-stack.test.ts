@@ -239,7 +239,9 @@ describe('Storage stack', () => {
       expect(rules[0].AllowedOrigins.join()).not.toMatch(/\*/);
       expect(rules[0].AllowedMethods.sort()).toEqual(['DELETE', 'GET', 'HEAD', 'POST', 'PUT']);
       expect(rules[0].ExposedHeaders).toContain('ETag');
-      expect(rules[0].AllowedHeaders).toEqual(expect.arrayContaining(['content-type', 'x-amz-*']));
+      expect(rules[0].AllowedHeaders).toEqual(
+        expect.arrayContaining(['content-type', 'if-none-match', 'x-amz-*']),
+      );
       expect(buckets[id.quarantine]?.Properties.CorsConfiguration).toBeUndefined();
       expect(buckets[id.logs]?.Properties.CorsConfiguration).toBeUndefined();
     });
