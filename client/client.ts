@@ -18,7 +18,7 @@ import {
 } from '../contract/api/uploads';
 import { PROBLEM_CONTENT_TYPE, REQUEST_ID_HEADER } from '../contract/http';
 import type { FieldError, Problem } from '../contract/problems';
-import type { RouteDefinition } from '../contract/route';
+import { isIdempotent, type RouteDefinition } from '../contract/route';
 import { CitadelProblemError, CitadelResponseError } from './errors';
 import {
   backoffDelay,
@@ -52,7 +52,11 @@ export interface CitadelClientOptions {
   readonly apiKey?: string;
   /** @default globalThis.fetch */
   readonly fetch?: typeof fetch;
-  /** Retries on network errors, 429 (honouring Retry-After) and 502/503/504. */
+  /**
+   * Retries of idempotent calls on network errors, timeouts, 429 (honouring Retry-After) and 502/503/504;
+   * calls that are not safe to repeat are retried only when they certainly did no work (see
+   * {@link CitadelClient.call}).
+   */
   readonly retry?: RetryPolicy;
   /** Per-attempt timeout (ms); a timed-out attempt counts as a network error. @default 30000 */
   readonly timeoutMs?: number;
@@ -72,6 +76,45 @@ interface CallInput {
   readonly params?: Record<string, string>;
   readonly query?: Record<string, string | number | undefined>;
   readonly body?: unknown;
+  /** Overrides the route's idempotency for this call (a route whose body decides, like the signing route). */
+  readonly idempotent?: boolean;
+}
+
+/**
+ * Codes of `fetch` failures (Node's undici: the `cause` of its `TypeError: fetch failed`) raised before a
+ * connection existed, so before any byte of the request left: the server cannot have acted on it.
+ * ECONNRESET, "other side closed" (UND_ERR_SOCKET) and timeouts are not among them: the request may have
+ * been received. Browsers give no cause at all, so there every network failure counts as "may have arrived".
+ */
+const NEVER_SENT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED', // nothing listens
+  'ENOTFOUND', // no such host
+  'EAI_AGAIN', // DNS lookup failed for now
+  'UND_ERR_CONNECT_TIMEOUT', // the TCP connection was never established
+]);
+
+/** True when `error`, thrown by `fetch`, proves the request never reached the server. */
+export function neverSent(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: unknown; errors?: unknown } } | undefined)?.cause;
+  if (!cause || typeof cause !== 'object') return false;
+  // Node tries each address of a host in turn and reports an AggregateError when all of them fail.
+  const causes = Array.isArray(cause.errors) && cause.errors.length > 0 ? cause.errors : [cause];
+  return causes.every((c) => NEVER_SENT_CODES.has(String((c as { code?: unknown } | null)?.code)));
+}
+
+/**
+ * A call that is not safe to repeat failed after its request may have reached the API (a timeout, a dropped
+ * connection): it was not retried, and whether the API acted on it is unknown. `cause` holds the failure.
+ */
+export class CitadelRequestOutcomeUnknownError extends Error {
+  constructor(
+    readonly operationId: string,
+    message: string,
+    options: { cause: unknown },
+  ) {
+    super(message, options);
+    this.name = 'CitadelRequestOutcomeUnknownError';
+  }
 }
 
 /** Path parameters substituted into `/v1/files/{id}`, each URL-encoded. */
@@ -81,6 +124,13 @@ const expandPath = (path: string, params: Record<string, string> = {}): string =
     if (value === undefined) throw new TypeError(`missing path parameter ${name} for ${path}`);
     return encodeURIComponent(value);
   });
+
+/** A fetch failure in a few words: its cause's code or message (`ECONNRESET`, `other side closed`). */
+const describe = (error: unknown): string => {
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+  const detail = cause?.message ?? cause?.code;
+  return typeof detail === 'string' && detail ? detail : String((error as Error)?.message ?? error);
+};
 
 const isProblem = (v: unknown): v is Problem =>
   typeof v === 'object' &&
@@ -134,9 +184,11 @@ export class CitadelClient {
    * `POST /v1/uploads/sign`: presigns one S3 request a browser builds (Uppy 6), within Citadel's rules.
    * `create`/`put` declare the file and return the server-generated key; the others name an upload the
    * caller owns by that key and S3's upload id. `parts` signs up to 100 part URLs in one call.
+   * `create`/`put` are not safe to repeat (each declares a new file); the other operations only sign.
    */
   signUploadRequest(input: SignUploadRequestInput, options?: CallOptions): Promise<SignedUploadRequest> {
-    return this.call(signUploadRequestRoute, { body: input }, options);
+    const declares = input.operation === 'create' || input.operation === 'put';
+    return this.call(signUploadRequestRoute, { body: input, idempotent: !declares }, options);
   }
 
   /** `GET /v1/uploads/{id}`: the upload's state and the parts S3 already holds. */
@@ -185,9 +237,20 @@ export class CitadelClient {
   }
 
   /**
-   * Calls one route: retries network errors, 429 (after `Retry-After`) and 502/503/504 with jittered
-   * backoff; throws {@link CitadelProblemError} for every refusal and {@link CitadelResponseError} for a
-   * success body the contract does not allow.
+   * Calls one route, retrying with jittered backoff (429 and 503 after their `Retry-After`) when that is safe:
+   *
+   * - An idempotent call (GET, PUT, DELETE, and the POSTs whose route says `idempotent`, such as
+   *   `signParts` and `completeUpload`) is retried after network errors, timeouts, 429 and 502/503/504.
+   * - A call that is not safe to repeat (`createUpload`, the signing route's `create`/`put`: each declares a
+   *   new file) is retried only when the first attempt certainly did no work: the connection was never made
+   *   (connection refused, DNS failure; see {@link neverSent}), 429 (throttled before the API ran), or 503
+   *   with `Retry-After` (the API's "dependency unavailable", raised before anything was stored). After a
+   *   timeout or a dropped connection it throws {@link CitadelRequestOutcomeUnknownError}; a 502 or 504
+   *   (the gateway lost the answer, not the request) is thrown as the {@link CitadelProblemError} it is.
+   *   Either way the API may have acted: a retry could declare the file twice and orphan the first.
+   *
+   * Throws {@link CitadelProblemError} for every refusal and {@link CitadelResponseError} for a success body
+   * the contract does not allow.
    */
   async call<TP extends z.ZodType, TQ extends z.ZodType, TB extends z.ZodType, TR extends z.ZodType>(
     route: RouteDefinition<TP, TQ, TB, TR>,
@@ -199,6 +262,7 @@ export class CitadelClient {
       if (v !== undefined) url.searchParams.set(k, String(v));
     }
     const body = input.body === undefined ? undefined : JSON.stringify(input.body);
+    const idempotent = input.idempotent ?? isIdempotent(route);
     const signal = options.signal;
     for (let attempt = 0; ; attempt++) {
       signal?.throwIfAborted();
@@ -218,8 +282,19 @@ export class CitadelClient {
           signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         });
       } catch (error) {
-        // The caller's abort ends it; a timeout or a network failure is retried.
+        // The caller's abort ends it; a timeout or a network failure is retried when that is safe.
         if (signal?.aborted) throw signal.reason;
+        if (!idempotent && !neverSent(error)) {
+          const why =
+            (error as Error).name === 'TimeoutError'
+              ? `no answer within ${this.timeoutMs} ms`
+              : describe(error);
+          throw new CitadelRequestOutcomeUnknownError(
+            route.operationId,
+            `${route.operationId} (${route.method} ${route.path}) failed after the request may have reached the API (${why}); it was not retried because repeating it could act twice. Check whether it took effect before trying again.`,
+            { cause: error },
+          );
+        }
         if (attempt >= this.retry.retries) throw error;
         await sleep(backoffDelay(attempt, this.retry), signal);
         continue;
@@ -227,7 +302,10 @@ export class CitadelClient {
       const requestId = response.headers.get(REQUEST_ID_HEADER) ?? undefined;
       if (response.ok) return this.parseSuccess(route, response, requestId);
       const error = await this.toProblem(response, requestId);
-      if (!RETRYABLE_STATUSES.has(response.status) || attempt >= this.retry.retries) throw error;
+      const retryable = idempotent
+        ? RETRYABLE_STATUSES.has(response.status)
+        : response.status === 429 || (response.status === 503 && error.retryAfterSeconds !== undefined);
+      if (!retryable || attempt >= this.retry.retries) throw error;
       const waitMs =
         error.retryAfterSeconds !== undefined
           ? Math.min(this.retry.maxDelayMs, error.retryAfterSeconds * 1000) + Math.round(Math.random() * 100)

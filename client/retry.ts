@@ -47,5 +47,8 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** HTTP statuses worth retrying: throttling and the gateway's "try again" answers. Never other 4xx. */
+/**
+ * HTTP statuses worth retrying an idempotent request on: throttling and the gateway's "try again" answers.
+ * Never other 4xx. A request that is not safe to repeat is retried only on 429, and on 503 with Retry-After.
+ */
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([429, 502, 503, 504]);

@@ -14,6 +14,11 @@
  * they expire, because Uppy sends a file's parts one after another and one API call per part would cost a
  * round trip per part and meet the WAF's per-IP limit.
  *
+ * What the helper remembers is dropped once it is no use: an upload's URLs and its file's declaration when
+ * the upload completes or aborts; a signed `create`/`put` once its URL expired (a later ask declares again);
+ * the rest (a single PUT's declaration, URLs of an upload left unfinished) an hour after its last URL
+ * expired, so a long-lived page does not grow with every file it ever uploaded.
+ *
  * Browser-safe: no Node built-ins.
  */
 import {
@@ -63,6 +68,8 @@ export interface CitadelUppyHelperOptions {
   readonly defaultContentType?: string;
   /** Called once the API declared a file (e.g. to remember the Citadel file id for it). */
   readonly onUploadCreated?: (info: { id: string; key: string; filename: string }) => void;
+  /** The clock URL expiry and forgetting are measured on (ms since the epoch), for tests. @default Date.now */
+  readonly now?: () => number;
 }
 
 export interface CitadelSignRequestOptions extends CitadelUppyHelperOptions {
@@ -74,7 +81,10 @@ export interface CitadelSignRequestOptions extends CitadelUppyHelperOptions {
   readonly getToken?: () => Promise<string> | string;
   /** @default globalThis.fetch */
   readonly fetch?: typeof fetch;
-  /** Retries of the API calls (network errors, 429, 502/503/504). */
+  /**
+   * Retries of the API calls (network errors, 429, 502/503/504); `create`/`put`, which declare a file, are
+   * retried only when they certainly did no work (see {@link CitadelClient.call}).
+   */
   readonly retry?: CitadelClientOptions['retry'];
 }
 
@@ -96,11 +106,30 @@ const PENDING_PREFIX = 'citadel-pending/';
 /** A cached URL this close to expiry is signed again rather than handed out. */
 const EXPIRY_MARGIN_MS = 60_000;
 const DEFAULT_BATCH = 32;
+/**
+ * How long past the expiry of the last URL signed for it (or its last use) the helper remembers a file or
+ * an upload: a pause or an Uppy retry within it carries on; after it, a single PUT must be added again and
+ * a multipart upload is looked up again (`GET /v1/uploads/{id}`).
+ */
+export const UPPY_HELPER_RETAIN_MS = 60 * 60_000;
+/** Forgetting is checked at most this often (on the next call to the helper). */
+const SWEEP_INTERVAL_MS = 60_000;
 
 interface Declaration {
   readonly filename: string;
   readonly size: number;
   readonly contentType: string;
+}
+
+/** What a placeholder key stands for: the file to declare, and the create/put signed for it. */
+interface Placeholder {
+  readonly declaration: Declaration;
+  /** The create/put signed (or being signed) for it: Uppy may ask again after a pause. */
+  signed?: Promise<SignedUploadRequest>;
+  /** When `signed`'s URL expires, once known: the answer is dropped then. */
+  signedExpires?: number;
+  /** Forgotten after this moment. */
+  keepUntil: number;
 }
 
 interface CachedUrl {
@@ -118,7 +147,25 @@ interface Session {
   learning?: Promise<void>;
   readonly urls: Map<number, CachedUrl>;
   readonly inflight: Map<number, Promise<Map<number, CachedUrl>>>;
+  /** Forgotten after this moment (unless signing is in flight). */
+  keepUntil: number;
 }
+
+/** How many files and uploads a helper remembers (for tests: what it forgets). */
+export interface UppyHelperMemory {
+  /** Placeholder keys `generateObjectKey` named whose file is remembered. */
+  readonly files: number;
+  /** Of those, how many hold a signed create/put answer. */
+  readonly signedDeclarations: number;
+  /** Multipart uploads with their part URLs. */
+  readonly uploads: number;
+}
+
+const memoryOf = new WeakMap<CitadelUppyOptions, () => UppyHelperMemory>();
+
+/** @internal What the helper behind `options` remembers; for tests. */
+export const uppyHelperMemory = (options: CitadelUppyOptions): UppyHelperMemory | undefined =>
+  memoryOf.get(options)?.();
 
 /** A media type the API accepts: lower case, without parameters (`Text/Plain; charset=x` → `text/plain`). */
 const normalizeType = (type: string | undefined, fallback: string): string => {
@@ -155,11 +202,10 @@ export function citadelUppyOptions(
 ): CitadelUppyOptions {
   const batchSize = Math.min(MAX_SIGN_BATCH, Math.max(1, Math.floor(options.signBatchSize ?? DEFAULT_BATCH)));
   const fallbackType = options.defaultContentType ?? 'application/octet-stream';
+  const now = options.now ?? Date.now;
   let counter = 0;
   /** Placeholder key → what to declare: Uppy's create and put requests carry only the key. */
-  const declarations = new Map<string, Declaration>();
-  /** Placeholder key → the create/put already signed for it (Uppy may ask again after a pause). */
-  const declared = new Map<string, Promise<SignedUploadRequest>>();
+  const placeholders = new Map<string, Placeholder>();
   /** `${key} ${uploadId}` → the upload's part URLs. */
   const sessions = new Map<string, Session>();
 
@@ -169,15 +215,40 @@ export function citadelUppyOptions(
     headers: { ...signed.headers },
     ...(key ? { key } : {}),
   });
+  /** `until` moved to at least `at` plus the retention. */
+  const retainAfter = (until: number, at: number) => Math.max(until, at + UPPY_HELPER_RETAIN_MS);
+
+  /** Drops signed answers whose URL expired, and what was not used within the retention. */
+  let nextSweep = 0;
+  const sweep = () => {
+    const t = now();
+    if (t < nextSweep) return;
+    nextSweep = t + SWEEP_INTERVAL_MS;
+    for (const [key, p] of placeholders) {
+      if (p.signedExpires !== undefined && p.signedExpires <= t) {
+        p.signed = undefined;
+        p.signedExpires = undefined;
+      }
+      // A declaration still being signed has no expiry yet: it stays.
+      if (p.keepUntil <= t && (p.signed === undefined || p.signedExpires !== undefined))
+        placeholders.delete(key);
+    }
+    for (const [id, s] of sessions) if (s.keepUntil <= t && s.inflight.size === 0) sessions.delete(id);
+  };
 
   /** `create` or `put` for a placeholder key: declares the file; the server's key replaces the placeholder. */
   const declare = async (operation: 'create' | 'put', key: string): Promise<UppyPresigned> => {
-    const declaration = declarations.get(key);
-    if (!declaration) {
+    const placeholder = placeholders.get(key);
+    if (!placeholder) {
+      const forgotten =
+        key.startsWith(PENDING_PREFIX) && Number.parseInt(key.slice(PENDING_PREFIX.length), 10) <= counter;
       throw new Error(
-        `Uppy asked to ${operation === 'put' ? 'upload' : 'create an upload for'} "${key}", a key this helper did not name: keep its generateObjectKey.`,
+        forgotten
+          ? `Uppy asked to ${operation === 'put' ? 'upload' : 'create an upload for'} "${key}", a file this helper forgot: its URLs expired over ${UPPY_HELPER_RETAIN_MS / 60_000} minutes ago. Remove the file and add it again.`
+          : `Uppy asked to ${operation === 'put' ? 'upload' : 'create an upload for'} "${key}", a key this helper did not name: keep its generateObjectKey.`,
       );
     }
+    const { declaration } = placeholder;
     if (declaration.size < 1)
       throw new Error(`${declaration.filename} is empty; Citadel stores no empty files.`);
     if (operation === 'put' && declaration.size >= MIN_PART_BYTES) {
@@ -185,10 +256,14 @@ export function citadelUppyOptions(
         `${declaration.filename} is ${declaration.size} bytes; files of ${MIN_PART_BYTES} bytes and more go multipart: keep this helper's shouldUseMultipart.`,
       );
     }
-    let pending = declared.get(key);
+    placeholder.keepUntil = retainAfter(placeholder.keepUntil, now());
+    let pending = placeholder.signed;
+    const reused = pending !== undefined;
     if (!pending) {
       const signing = (async () => {
         const signed = await sign({ operation, ...declaration });
+        const expires = Date.parse(signed.expiresAt);
+        placeholder.keepUntil = retainAfter(placeholder.keepUntil, expires);
         if (operation === 'create') {
           // Uppy learns S3's upload id only from S3's answer; the session is keyed by it on first use.
           sessions.set(`${signed.key} `, {
@@ -196,19 +271,30 @@ export function citadelUppyOptions(
             partCount: partCountFor(declaration.size, partSizeFor(declaration.size)),
             urls: new Map(),
             inflight: new Map(),
+            keepUntil: retainAfter(0, expires),
           });
         }
         options.onUploadCreated?.({ id: signed.fileId, key: signed.key, filename: declaration.filename });
         return signed;
       })();
-      signing.catch(() => declared.get(key) === signing && declared.delete(key));
-      declared.set(key, signing);
+      signing.then(
+        (signed) => {
+          if (placeholder.signed === signing) placeholder.signedExpires = Date.parse(signed.expiresAt);
+        },
+        () => {
+          if (placeholder.signed === signing) placeholder.signed = undefined;
+        },
+      );
+      placeholder.signed = signing;
       pending = signing;
     }
     const signed = await pending;
-    if (Date.parse(signed.expiresAt) - EXPIRY_MARGIN_MS < Date.now()) {
+    if (reused && Date.parse(signed.expiresAt) - EXPIRY_MARGIN_MS < now()) {
       // Signed long ago and never used (a long pause before S3 was reached): declare afresh.
-      declared.delete(key);
+      if (placeholder.signed === pending) {
+        placeholder.signed = undefined;
+        placeholder.signedExpires = undefined;
+      }
       return declare(operation, key);
     }
     return answer(signed, signed.key);
@@ -216,9 +302,7 @@ export function citadelUppyOptions(
 
   /** Drops what was remembered for a placeholder key once its upload needs it no more. */
   const forget = (placeholder: string | undefined) => {
-    if (placeholder === undefined) return;
-    declarations.delete(placeholder);
-    declared.delete(placeholder);
+    if (placeholder !== undefined) placeholders.delete(placeholder);
   };
 
   /** The session of `key` + `uploadId`; one created for `key` before S3 returned the upload id is adopted. */
@@ -228,20 +312,21 @@ export function citadelUppyOptions(
     if (!session) {
       const created = sessions.get(`${key} `);
       sessions.delete(`${key} `);
-      session = created ?? { partCount: undefined, urls: new Map(), inflight: new Map() };
+      session = created ?? { partCount: undefined, urls: new Map(), inflight: new Map(), keepUntil: 0 };
       sessions.set(id, session);
     }
+    session.keepUntil = retainAfter(session.keepUntil, now());
     return session;
   };
 
   const valid = (s: Session, n: number): CachedUrl | undefined => {
     const hit = s.urls.get(n);
-    return hit && hit.expires - EXPIRY_MARGIN_MS > Date.now() ? hit : undefined;
+    return hit && hit.expires - EXPIRY_MARGIN_MS > now() ? hit : undefined;
   };
 
   /** Signs `partNumbers` in one call and caches them; returns what was signed, fresh. */
   const signBatch = async (s: Session, key: string, uploadId: string, partNumbers: number[]) => {
-    const asked = Date.now();
+    const asked = now();
     const signed = await sign({ operation: 'parts', key, uploadId, partNumbers });
     // Trust the server's expiry, but never beyond what a URL can live measured on this clock.
     const expires = Math.min(Date.parse(signed.expiresAt), asked + PART_URL_SECONDS * 1000);
@@ -251,6 +336,7 @@ export function citadelUppyOptions(
       fresh.set(p.partNumber, entry);
       s.urls.set(p.partNumber, entry);
     }
+    s.keepUntil = retainAfter(s.keepUntil, expires);
     return fresh;
   };
 
@@ -296,19 +382,24 @@ export function citadelUppyOptions(
     return { url: got.url, headers: { ...got.headers } };
   };
 
-  return {
+  const helper: CitadelUppyOptions = {
     shouldUseMultipart: (file) => (file.size ?? 0) >= MIN_PART_BYTES,
     getChunkSize: (file) => partSizeFor(file.size),
     generateObjectKey: (file) => {
+      sweep();
       const key = `${PENDING_PREFIX}${++counter}-${file.id}`;
-      declarations.set(key, {
-        filename: file.name || 'upload',
-        size: file.size ?? 0,
-        contentType: normalizeType(file.type, fallbackType),
+      placeholders.set(key, {
+        declaration: {
+          filename: file.name || 'upload',
+          size: file.size ?? 0,
+          contentType: normalizeType(file.type, fallbackType),
+        },
+        keepUntil: retainAfter(0, now()),
       });
       return key;
     },
     signRequest: async (request: UppySigningRequest): Promise<UppyPresigned> => {
+      sweep();
       const { method, key, uploadId, partNumber } = request;
       if (!uploadId) {
         if (method === 'POST') return declare('create', key);
@@ -333,4 +424,10 @@ export function citadelUppyOptions(
       throw new Error(`Citadel does not sign ${method} ${key} for upload ${uploadId}.`);
     },
   };
+  memoryOf.set(helper, () => {
+    let signedDeclarations = 0;
+    for (const p of placeholders.values()) if (p.signed) signedDeclarations++;
+    return { files: placeholders.size, signedDeclarations, uploads: sessions.size };
+  });
+  return helper;
 }

@@ -76,6 +76,12 @@ export interface RouteDefinition<
   readonly body?: TBody;
   readonly response: { readonly status: number; readonly schema: TResponse };
   readonly needs?: readonly ResourceNeed[];
+  /**
+   * Repeating the request is harmless: a second identical call changes nothing the first did not. Clients
+   * retry such calls after any transient failure; others only when the first attempt certainly did no work.
+   * @default true for GET, PUT and DELETE; false for POST and PATCH
+   */
+  readonly idempotent?: boolean;
   /** `admin`: the stage's tighter admin method throttling. @default the stage's limits */
   readonly throttle?: 'admin';
   /** Lambda sizing. @default 256 MiB / 10 s */
@@ -92,6 +98,10 @@ export const defineRoute = <
 >(
   route: RouteDefinition<TParams, TQuery, TBody, TResponse>,
 ): RouteDefinition<TParams, TQuery, TBody, TResponse> => route;
+
+/** Whether repeating `route` is harmless: its `idempotent` flag, else what its method promises. */
+export const isIdempotent = (route: Pick<RouteDefinition, 'method' | 'idempotent'>): boolean =>
+  route.idempotent ?? (route.method === 'GET' || route.method === 'PUT' || route.method === 'DELETE');
 
 /** Path parameter names in declaration order: `/v1/files/{id}` → `['id']`. */
 export const pathParameterNames = (path: string): string[] =>

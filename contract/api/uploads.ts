@@ -221,6 +221,8 @@ export const signUploadParts = defineRoute({
   body: signPartsBody,
   response: { status: 200, schema: signedParts },
   needs: ['database', 'uploads:write'],
+  // Presigns URLs and writes nothing but audit events.
+  idempotent: true,
 });
 
 export const getUpload = defineRoute({
@@ -255,6 +257,8 @@ export const completeUpload = defineRoute({
     'uploads:delete',
   ],
   timeoutSeconds: 30,
+  // A second call answers the completed file (or the same refusal): see finishUpload.
+  idempotent: true,
 });
 
 export const abortUpload = defineRoute({
@@ -280,6 +284,8 @@ export const signUploadRequest = defineRoute({
   body: signRequestBody,
   response: { status: 200, schema: signedRequest },
   needs: ['database', 'uploads:write', 'uploads:abort', 'uploads:list-parts', 'uploads:list'],
+  // `create` and `put` declare a file (a new row each time); the client marks the other operations per call.
+  idempotent: false,
 });
 
 export const listFiles = defineRoute({

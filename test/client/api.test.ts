@@ -1,13 +1,14 @@
 /**
  * CitadelClient's HTTP behaviour against a scripted server: what it retries (network errors, 429 with
- * Retry-After, 502/503/504) and what it never retries (other 4xx), the problem documents it raises, the
- * headers it sends and how it validates responses with the contract.
+ * Retry-After, 502/503/504) and what it never retries (other 4xx), which calls are not safe to repeat
+ * (createUpload, the signing route's create/put), the problem documents it raises, the headers it sends
+ * and how it validates responses with the contract.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { CitadelClient } from '../../client/client';
+import { CitadelClient, CitadelRequestOutcomeUnknownError, neverSent } from '../../client/client';
 import { CitadelProblemError, CitadelResponseError } from '../../client/errors';
 import { backoffDelay, parseRetryAfter } from '../../client/retry';
 
@@ -72,6 +73,14 @@ const problem = (
   };
 };
 const hangUp: Handler = (req) => req.socket.destroy();
+/** Answers only after `ms` (longer than the client's timeout in the tests that use it). */
+const slow =
+  (ms: number, handler: Handler): Handler =>
+  (req, res, body) => {
+    setTimeout(() => {
+      if (!res.destroyed) handler(req, res, body);
+    }, ms);
+  };
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -280,5 +289,172 @@ describe('problems and responses', () => {
 
     expect(all).toEqual([file.id, second.id]);
     expect(seen.map((s) => s.url)).toEqual(['/v1/files?limit=1', '/v1/files?limit=1&cursor=abc']);
+  });
+});
+
+const created = {
+  id: randomUUID(),
+  uploadId: 'mpu-1',
+  key: 'uploads/alice/x',
+  partSize: 8 * 1024 * 1024,
+  partCount: 1,
+  expiresAt: '2026-01-08T00:00:00.000Z',
+};
+const declaration = { filename: 'a.pdf', size: 10, contentType: 'application/pdf' };
+const signedCreate = {
+  method: 'POST',
+  url: 'https://s3.example/x?uploads',
+  headers: {},
+  key: `uploads/alice/${file.id}`,
+  fileId: file.id,
+  expiresAt: '2026-01-01T00:15:00.000Z',
+};
+
+/** A port nothing listens on: connecting is refused before any byte of the request is written. */
+async function closedPort(): Promise<number> {
+  const probe = createTcpServer();
+  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise<void>((r) => probe.close(() => r()));
+  return port;
+}
+
+describe('calls that are not safe to repeat', () => {
+  it('does not retry createUpload after a 504: the upload may exist; the 504 surfaces', async () => {
+    script = [problem(504, 'gateway-timeout', 'Endpoint request timed out'), json(201, created)];
+
+    const error = await fastClient()
+      .createUpload(declaration)
+      .catch((e) => e);
+
+    expect(error).toBeInstanceOf(CitadelProblemError);
+    expect(error).toMatchObject({ status: 504 });
+    expect(seen).toHaveLength(1);
+  });
+
+  it.each([
+    [502, {}],
+    [503, {}],
+  ])('does not retry createUpload after %i without Retry-After', async (status, headers) => {
+    script = [problem(status, 'x', 'gateway', {}, headers), json(201, created)];
+
+    await expect(fastClient().createUpload(declaration)).rejects.toMatchObject({ status });
+    expect(seen).toHaveLength(1);
+  });
+
+  it('does not retry createUpload after the connection dropped once the request was received', async () => {
+    script = [hangUp, json(201, created)];
+
+    const error = await fastClient()
+      .createUpload(declaration)
+      .catch((e) => e);
+
+    expect(error).toBeInstanceOf(CitadelRequestOutcomeUnknownError);
+    expect(error.operationId).toBe('createUpload');
+    expect(error.message).toMatch(
+      /^createUpload \(POST \/v1\/uploads\) failed after the request may have reached the API \(other side closed\); it was not retried/,
+    );
+    expect(error.cause).toMatchObject({ name: 'TypeError', message: 'fetch failed' }); // fetch's own realm
+    expect(seen).toHaveLength(1);
+  });
+
+  it('does not retry createUpload after a timeout', async () => {
+    script = [slow(1000, json(201, created)), json(201, created)];
+
+    const error = await fastClient({ timeoutMs: 100 })
+      .createUpload(declaration)
+      .catch((e) => e);
+
+    expect(error).toBeInstanceOf(CitadelRequestOutcomeUnknownError);
+    expect(error.message).toMatch(/no answer within 100 ms/);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('retries createUpload after 503 with Retry-After and after 429: refused before any work', async () => {
+    script = [
+      problem(503, 'service-unavailable', 'The database is unavailable.', {}, { 'Retry-After': '0' }),
+      problem(429, 'too-many-requests', 'slow down'),
+      json(201, created),
+    ];
+
+    await expect(fastClient().createUpload(declaration)).resolves.toEqual(created);
+    expect(seen).toHaveLength(3);
+    expect(seen.every((s) => s.method === 'POST' && s.url === '/v1/uploads')).toBe(true);
+  });
+
+  it('retries createUpload when the connection was refused (the request never left)', async () => {
+    const dead = await closedPort();
+    let calls = 0;
+    const refusedFirst: typeof fetch = (input, init) => {
+      const target = new URL(String(input));
+      if (++calls === 1) target.port = String(dead);
+      return fetch(target, init);
+    };
+    script = [json(201, created)];
+
+    await expect(fastClient({ fetch: refusedFirst }).createUpload(declaration)).resolves.toEqual(created);
+    expect(calls).toBe(2);
+    expect(seen).toHaveLength(1);
+  });
+
+  it("does not retry the signing route's create and put after a 504 or a dropped connection", async () => {
+    script = [problem(504, 'gateway-timeout', 'slow'), hangUp, json(200, signedCreate)];
+    const client = fastClient();
+
+    await expect(client.signUploadRequest({ operation: 'create', ...declaration })).rejects.toMatchObject({
+      status: 504,
+    });
+    await expect(client.signUploadRequest({ operation: 'put', ...declaration })).rejects.toBeInstanceOf(
+      CitadelRequestOutcomeUnknownError,
+    );
+    expect(seen).toHaveLength(2);
+  });
+
+  it('still retries idempotent calls after 502/504 and dropped connections: sign parts, complete, the other sign operations', async () => {
+    const parts = { parts: [], expiresAt: '2026-01-01T00:15:00.000Z' };
+    const signedParts = { ...signedCreate, method: 'PUT', parts: [] };
+    script = [
+      problem(502, 'bad-gateway', 'x'),
+      problem(504, 'gateway-timeout', 'x'),
+      hangUp,
+      json(200, parts),
+      problem(504, 'gateway-timeout', 'x'),
+      hangUp,
+      json(200, file),
+      problem(504, 'gateway-timeout', 'x'),
+      json(200, signedParts),
+    ];
+    const client = fastClient();
+
+    await expect(client.signParts(file.id, [1])).resolves.toEqual(parts);
+    await expect(client.completeUpload(file.id)).resolves.toEqual(file);
+    await expect(
+      client.signUploadRequest({
+        operation: 'parts',
+        key: signedCreate.key,
+        uploadId: 'u',
+        partNumbers: [1],
+      }),
+    ).resolves.toEqual(signedParts);
+    expect(seen.map((s) => s.url)).toEqual([
+      ...Array(4).fill(`/v1/uploads/${file.id}/parts`),
+      ...Array(3).fill(`/v1/uploads/${file.id}/complete`),
+      ...Array(2).fill('/v1/uploads/sign'),
+    ]);
+  });
+
+  it('tells a failure before any connection (refused, no such host) from one that may have reached the server', () => {
+    const failed = (cause: unknown) => new TypeError('fetch failed', { cause });
+    const coded = (code: string) => Object.assign(new Error(code), { code });
+
+    expect(neverSent(failed(coded('ECONNREFUSED')))).toBe(true);
+    expect(neverSent(failed(coded('ENOTFOUND')))).toBe(true);
+    expect(neverSent(failed(coded('EAI_AGAIN')))).toBe(true);
+    expect(neverSent(failed(new AggregateError([coded('ECONNREFUSED'), coded('ECONNREFUSED')])))).toBe(true);
+    expect(neverSent(failed(new AggregateError([coded('ECONNREFUSED'), coded('ECONNRESET')])))).toBe(false);
+    expect(neverSent(failed(coded('ECONNRESET')))).toBe(false);
+    expect(neverSent(failed(coded('UND_ERR_SOCKET')))).toBe(false);
+    expect(neverSent(failed(undefined))).toBe(false); // a browser's TypeError carries no cause
+    expect(neverSent(new DOMException('timed out', 'TimeoutError'))).toBe(false);
   });
 });

@@ -4,6 +4,7 @@
  * the signing route `POST /v1/uploads/sign`. Node has no XMLHttpRequest; test/client/xhr.ts provides the
  * minimal one Uppy needs.
  */
+import { randomUUID } from 'node:crypto';
 import { openAsBlob } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,8 +18,11 @@ import { downloadFile, waitForScan } from '../../client/upload';
 import {
   type CitadelSignRequestOptions,
   citadelSignRequest,
+  citadelUppyOptions,
   fileIdFromKey,
+  UPPY_HELPER_RETAIN_MS,
   type UppySigningRequest,
+  uppyHelperMemory,
 } from '../../client/uppy';
 import { MIN_PART_BYTES } from '../../contract/api/uploads';
 import { LOCAL_UPLOADS_BUCKET, startUploadEnvironment, type UploadEnvironment } from '../support/uploads';
@@ -307,5 +311,130 @@ describe('what the helper refuses', () => {
     expect(options.shouldUseMultipart({ size: MIN_PART_BYTES })).toBe(true);
     expect(options.shouldUseMultipart({ size: MIN_PART_BYTES - 1 })).toBe(false);
     expect(options.getChunkSize({ size: 200 * 1024 ** 3 })).toBe(21 * MiB);
+  });
+});
+
+/**
+ * The helper over a scripted API on a clock the test moves: signing answers expire 15 minutes after "now";
+ * `GET /v1/uploads/{id}` (how the helper learns an upload it no longer knows) answers 404.
+ */
+function clocked() {
+  const clock = { now: Date.parse('2026-03-01T12:00:00.000Z') };
+  const calls: string[] = [];
+  const api: typeof fetch = async (input, init) => {
+    const { pathname } = new URL(String(input));
+    const problem = {
+      type: 'urn:citadel:problem:not-found',
+      title: 'Not found',
+      status: 404,
+      detail: 'x',
+      instance: 'r',
+    };
+    if (init?.method === 'GET') {
+      calls.push('GET');
+      return new Response(JSON.stringify(problem), {
+        status: 404,
+        headers: { 'content-type': 'application/problem+json' },
+      });
+    }
+    const body = JSON.parse(String(init?.body)) as SignUploadRequestInput;
+    calls.push(body.operation === 'parts' ? `parts ${body.partNumbers.join(',')}` : body.operation);
+    const fileId = randomUUID();
+    const signed: SignedUploadRequest = {
+      method: body.operation === 'put' ? 'PUT' : 'POST',
+      url: `https://s3.example/${pathname}/${calls.length}`,
+      headers: {},
+      key: 'key' in body ? body.key : `uploads/dora/${fileId}`,
+      fileId,
+      expiresAt: new Date(clock.now + 15 * 60_000).toISOString(),
+      ...(body.operation === 'parts'
+        ? {
+            parts: body.partNumbers.map((n) => ({
+              partNumber: n,
+              url: `https://s3.example/part/${n}`,
+              size: 1,
+            })),
+          }
+        : {}),
+    };
+    return new Response(JSON.stringify(signed), {
+      status: 200,
+      headers: { 'content-type': 'application/json' },
+    });
+  };
+  const options = citadelUppyOptions(
+    new CitadelClient({ baseUrl: 'https://api.example', token: 't', fetch: api }),
+    {
+      now: () => clock.now,
+    },
+  );
+  return { clock, calls, options, memory: () => uppyHelperMemory(options) };
+}
+
+describe('what the helper forgets', () => {
+  const minutes = (n: number) => n * 60_000;
+
+  it('drops a single PUT once its URL expired, and the file an hour later', async () => {
+    const { clock, calls, options, memory } = clocked();
+    const key = options.generateObjectKey({ id: 'f1', name: 'a.txt', size: 10, type: 'text/plain' });
+
+    const first = await options.signRequest({ method: 'PUT', key });
+    // Paused and resumed: the same URL, no second declaration.
+    expect(await options.signRequest({ method: 'PUT', key })).toEqual(first);
+    expect(memory()).toEqual({ files: 1, signedDeclarations: 1, uploads: 0 });
+
+    // The URL expired: its answer is dropped on the next call (here: another file added).
+    clock.now += minutes(16);
+    options.generateObjectKey({ id: 'f2', name: 'b.txt', size: 10, type: 'text/plain' });
+    expect(memory()).toEqual({ files: 2, signedDeclarations: 0, uploads: 0 });
+    // Resumed within the hour: declared afresh, under a new key.
+    const again = await options.signRequest({ method: 'PUT', key });
+    expect(again.key).not.toBe(first.key);
+    expect(calls).toEqual(['put', 'put']);
+
+    // An hour past the last URL's expiry, both files are forgotten.
+    clock.now += UPPY_HELPER_RETAIN_MS + minutes(16);
+    options.generateObjectKey({ id: 'f3', name: 'c.txt', size: 10, type: 'text/plain' });
+    expect(memory()).toEqual({ files: 1, signedDeclarations: 0, uploads: 0 });
+    await expect(options.signRequest({ method: 'PUT', key })).rejects.toThrow(
+      /a file this helper forgot: its URLs expired over 60 minutes ago\. Remove the file and add it again\./,
+    );
+    expect(calls).toEqual(['put', 'put']);
+  });
+
+  it('drops an unfinished multipart upload an hour after its URLs expired; it is looked up again if resumed', async () => {
+    const { clock, calls, options, memory } = clocked();
+    const key = options.generateObjectKey({ id: 'f1', name: 'big.bin', size: 3 * MIN_PART_BYTES, type: '' });
+    const created = await options.signRequest({ method: 'POST', key });
+    const uploaded = { key: String(created.key), uploadId: 'mpu-1' };
+
+    await options.signRequest({ method: 'PUT', ...uploaded, partNumber: 1 });
+    expect(memory()).toEqual({ files: 1, signedDeclarations: 1, uploads: 1 });
+
+    // Within the hour the cached URLs and the session stay (part 2 was signed with part 1).
+    clock.now += minutes(10);
+    await options.signRequest({ method: 'PUT', ...uploaded, partNumber: 2 });
+    clock.now += minutes(30);
+    options.generateObjectKey({ id: 'f2', name: 'other.bin', size: 10, type: '' });
+    expect(memory()).toEqual({ files: 2, signedDeclarations: 0, uploads: 1 });
+
+    clock.now += UPPY_HELPER_RETAIN_MS;
+    options.generateObjectKey({ id: 'f3', name: 'last.bin', size: 10, type: '' });
+    expect(memory()).toEqual({ files: 1, signedDeclarations: 0, uploads: 0 });
+
+    // Resumed after all: signed again, the part count asked of the API.
+    await options.signRequest({ method: 'PUT', ...uploaded, partNumber: 3 });
+    expect(calls).toEqual(['create', 'parts 1,2,3', 'parts 3', 'GET']);
+  });
+
+  it('forgets an upload and its file at once when it completes or aborts', async () => {
+    const { options, memory } = clocked();
+    for (const method of ['POST', 'DELETE'] as const) {
+      const key = options.generateObjectKey({ id: method, name: 'big.bin', size: MIN_PART_BYTES, type: '' });
+      const created = await options.signRequest({ method: 'POST', key });
+      await options.signRequest({ method: 'PUT', key: String(created.key), uploadId: 'u', partNumber: 1 });
+      await options.signRequest({ method, key: String(created.key), uploadId: 'u' });
+    }
+    expect(memory()).toEqual({ files: 0, signedDeclarations: 0, uploads: 0 });
   });
 });
