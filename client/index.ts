@@ -7,6 +7,7 @@
 export { EXIT as CLI_EXIT_CODES, main as runCli } from './cli';
 export * from './client';
 export * from './errors';
+export * from './media-type';
 export * from './resume-state';
 export * from './retry';
 export { SourceNotReplayableError } from './sources';
