@@ -5,7 +5,7 @@
  *
  * Exit codes: 0 ok · 1 usage or configuration · 2 the API refused (problem detail and request id printed)
  * · 3 the scan verdict is not clean (or did not arrive in time) · 4 transfer failed (network, storage)
- * · 130 interrupted (the upload is kept for resuming).
+ * · 130 interrupted (an upload is kept for resuming, unless --no-resume; a download leaves nothing behind).
  */
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -20,7 +20,7 @@ import {
   StorageRequestError,
 } from './errors';
 import { parseByteSize } from './transfer';
-import { detectContentType, downloadFile, type UploadEvent, type UploadProgress, uploadFile } from './upload';
+import { downloadFile, type UploadEvent, type UploadProgress, uploadFile } from './upload';
 
 const USAGE = `Usage: citadel <command> [options]
 
@@ -355,14 +355,13 @@ export interface ProgressPrinterOptions {
 }
 
 /**
- * Upload progress for people. Bytes S3 already held when a resumed upload started count as done but not
- * towards the rate: the rate only measures what this run sends, from {@link ProgressPrinter.sending} on.
+ * Upload progress for people. Bytes S3 already held when a resumed upload started (`bytesHeld`) count as
+ * done but not towards the rate: the rate only measures what this run sends.
  */
 export function createProgressPrinter(options: ProgressPrinterOptions) {
   const now = options.now ?? Date.now;
   const intervalMs = options.intervalMs ?? 2000;
   const meter = new RateMeter();
-  let measuring: 'not yet' | 'next report' | 'yes' = 'not yet';
   let last: UploadProgress | undefined;
   let finished = false;
   let drawn = ''; // the bar on screen, without a newline after it
@@ -401,26 +400,14 @@ export function createProgressPrinter(options: ProgressPrinterOptions) {
     /** A new upload (created, resumed or restarted): start over. */
     reset(): void {
       meter.reset();
-      measuring = 'not yet';
       last = undefined;
       finished = false;
       printedAt = undefined;
     },
-    /** Bytes start to flow: every report from the next one on counts towards the rate. */
-    sending(): void {
-      if (measuring === 'not yet') measuring = 'next report';
-    },
     progress(p: UploadProgress): void {
       const at = now();
-      if (measuring === 'next report') {
-        meter.reset();
-        measuring = 'yes';
-      }
-      if (measuring === 'yes') meter.add(p.bytesUploaded, at);
+      meter.add(p.bytesUploaded - p.bytesHeld, at);
       last = p;
-      // Before a resumed upload sends anything the uploader is still adding up the parts S3 holds, one by
-      // one: wait for the sum (the first report once bytes flow), unless the upload is already complete.
-      if (measuring === 'not yet' && p.partsSkipped > 0 && p.bytesUploaded < p.bytesTotal) return;
       render(at);
     },
     /** Redraws (on a timer), so the rate and ETA move even while no bytes arrive. */
@@ -499,8 +486,6 @@ async function upload(args: string[], connect: Connect): Promise<number> {
     throw new UsageError(`--limit-rate: ${(e as Error).message}`);
   }
   const scanTimeout = positiveInt(values['scan-timeout'], 'scan-timeout', 86_400);
-  const contentType = values.type ?? (await detectContentType(path));
-  if (!values.type) err(`type: ${contentType} (sniffed; set --type to declare another)`);
 
   const controller = new AbortController();
   const interrupt = () => controller.abort();
@@ -515,9 +500,11 @@ async function upload(args: string[], connect: Connect): Promise<number> {
   const redraw = tty ? setInterval(() => progress.tick(), 1000) : undefined;
   redraw?.unref();
   let id: string | undefined;
+  /** Whether the upload was kept when interrupted (undefined: none was created yet). */
+  let kept: boolean | undefined;
   try {
     const result = await uploadFile(client, path, {
-      contentType,
+      contentType: values.type,
       filename: values.name,
       concurrency: positiveInt(values.concurrency, 'concurrency', 64),
       stateDir: values['state-dir'],
@@ -531,9 +518,10 @@ async function upload(args: string[], connect: Connect): Promise<number> {
       onProgress: (p) => progress.progress(p),
       onEvent: (e) => {
         if (e.type === 'created' || e.type === 'resumed') id = e.id;
+        if (e.type === 'aborted') kept = e.kept;
         if (e.type === 'created' || e.type === 'resumed' || e.type === 'restarted') progress.reset();
-        // A new upload sends every byte; a resumed one starts sending once its first part URLs are signed.
-        if (e.type === 'created' || e.type === 'signed') progress.sending();
+        if (e.type === 'created' && !values.type)
+          progress.log(`type: ${e.contentType} (sniffed; set --type to declare another)`);
         const text = describeEvent(e);
         if (text) progress.log(text);
         if (e.type === 'completed' && !values['no-wait'])
@@ -549,9 +537,15 @@ async function upload(args: string[], connect: Connect): Promise<number> {
   } catch (error) {
     progress.end();
     if (isAbortError(error) && controller.signal.aborted) {
-      err(
-        `interrupted. The upload is kept: run the same command again to resume${id ? `, or \`citadel abort ${id}\` to discard it` : ''}.`,
-      );
+      if (kept)
+        err(
+          `interrupted. The upload is kept: run the same command again to resume${id ? `, or \`citadel abort ${id}\` to discard it` : ''}.`,
+        );
+      else if (kept === false)
+        err(
+          `interrupted. Upload ${id} was discarded${values['no-resume'] ? ' (--no-resume: nothing could resume it)' : ''}.`,
+        );
+      else err('interrupted before any upload was created.');
       return EXIT.interrupted;
     }
     if (error instanceof ScanTimeoutError) {
@@ -629,10 +623,29 @@ async function download(args: string[], connect: Connect): Promise<number> {
   });
   const client = connect(values);
   const id = one(positionals, 'file id');
-  const result = await downloadFile(client, id, resolve(values.output ?? '.'));
-  if (values.json) out(JSON.stringify({ id, path: result.path, bytes: result.bytes, sha256: result.sha256 }));
-  else out(`${result.path}  ${formatBytes(result.bytes)}  sha256 ${result.sha256}`);
-  return EXIT.ok;
+  // Ctrl-C or a TERM stops the transfer; the temporary file is removed, the target is left untouched.
+  const controller = new AbortController();
+  const interrupt = () => controller.abort();
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  try {
+    const result = await downloadFile(client, id, resolve(values.output ?? '.'), {
+      signal: controller.signal,
+    });
+    if (values.json)
+      out(JSON.stringify({ id, path: result.path, bytes: result.bytes, sha256: result.sha256 }));
+    else out(`${result.path}  ${formatBytes(result.bytes)}  sha256 ${result.sha256}`);
+    return EXIT.ok;
+  } catch (error) {
+    if (isAbortError(error) && controller.signal.aborted) {
+      err('interrupted. Nothing was written: the partial download was removed.');
+      return EXIT.interrupted;
+    }
+    throw error;
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
 }
 
 async function simple(

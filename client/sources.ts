@@ -10,6 +10,7 @@ import { basename, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileTypeFromBuffer, fileTypeFromFile } from 'file-type';
 import { FileChangedError } from './errors';
+import { normalizeMediaType } from './media-type';
 import type { FileIdentity } from './resume-state';
 import { sha256File } from './transfer';
 
@@ -31,12 +32,19 @@ export type UploadSource = string | Blob | Readable | ReadableStream<Uint8Array>
 export type PartBody = { readonly path: string } | { readonly body: Blob | Uint8Array };
 
 export interface PreparedSource {
-  readonly kind: 'path' | 'blob' | 'stream';
   readonly size: number;
   /** The display name to declare unless the caller gives one. */
   readonly filename: string;
-  /** What identifies the bytes for resuming in another process; none for streams. */
+  /**
+   * What identifies the bytes for resuming in another process; none for streams, nor for a Blob that is
+   * not a File (it has no `lastModified`) unless it has a resume key and its SHA-256 is declared.
+   */
   readonly identity: ((baseUrl: string) => FileIdentity) | undefined;
+  /**
+   * The identity cannot tell changed bytes apart (a Blob without `lastModified`: only its key and size): a
+   * resumed upload must check the declared SHA-256 against the record's before reusing any part.
+   */
+  readonly resumeNeedsDigest: boolean;
   /** Whether a part can be read again (after a restart, or to re-send one S3 lacks). Streams cannot. */
   readonly replayable: boolean;
   /** The media type the first bytes show (file-type), if any. Streams: none (nothing is read ahead). */
@@ -57,10 +65,13 @@ export interface SourceOptions {
   readonly size?: number;
   /** Blobs: what identifies these bytes for resuming in another process. @default a File's name (with its size and lastModified) */
   readonly resumeKey?: string;
+  /**
+   * Blobs: the upload declares a SHA-256 (given, or hashed first). A Blob without `lastModified` is
+   * identified for resuming only then (and with a `resumeKey`), since the digest is what tells its bytes apart.
+   */
+  readonly declaresSha256?: boolean;
   /** Streams: the SHA-256 (hex) the bytes must have; checked as they are read, before completing. */
   readonly expectedSha256?: string;
-  /** Streams: the part size the upload uses. */
-  readonly partSize?: (size: number) => number;
 }
 
 const isWebStream = (s: unknown): s is ReadableStream<Uint8Array> =>
@@ -74,7 +85,7 @@ export async function prepareSource(
   options: SourceOptions = {},
 ): Promise<PreparedSource> {
   if (typeof source === 'string') return pathSource(source);
-  if (source instanceof Blob) return blobSource(source, options.resumeKey);
+  if (source instanceof Blob) return blobSource(source, options);
   if (isNodeReadable(source) || isWebStream(source)) return streamSource(source, options);
   throw new TypeError('upload source must be a file path, a Blob, a Node Readable or a web ReadableStream');
 }
@@ -85,10 +96,10 @@ async function pathSource(path: string): Promise<PreparedSource> {
   if (!info.isFile()) throw new TypeError(`${path} is not a regular file`);
   if (info.size === 0) throw new RangeError(`${path} is empty; Citadel stores files of at least 1 byte`);
   return {
-    kind: 'path',
     size: info.size,
     filename: basename(abs),
     identity: (baseUrl) => ({ baseUrl, path: abs, size: info.size, mtimeMs: info.mtimeMs }),
+    resumeNeedsDigest: false,
     replayable: true,
     sniffType: async () => (await fileTypeFromFile(abs))?.mime,
     hash: (signal) => sha256File(abs, signal),
@@ -97,24 +108,35 @@ async function pathSource(path: string): Promise<PreparedSource> {
   };
 }
 
-function blobSource(blob: Blob, resumeKey: string | undefined): PreparedSource {
+/**
+ * A Blob is identified for resuming by its key (the `resumeKey`, else a File's name), its size and its
+ * `lastModified`. A Blob that is not a File has no `lastModified`: key and size alone cannot tell changed
+ * bytes apart, so it is identified only with an explicit `resumeKey` and a declared SHA-256, which a resumed
+ * upload checks before reusing any part.
+ */
+function blobSource(blob: Blob, options: SourceOptions): PreparedSource {
   if (blob.size === 0) throw new RangeError('the Blob is empty; Citadel stores files of at least 1 byte');
   const file = blob as Partial<File>;
-  const key = resumeKey ?? (typeof file.name === 'string' && file.name ? file.name : undefined);
+  const name = typeof file.name === 'string' && file.name ? file.name : undefined;
+  const lastModified = typeof file.lastModified === 'number' ? file.lastModified : undefined;
+  const key =
+    lastModified !== undefined
+      ? (options.resumeKey ?? name)
+      : options.declaresSha256
+        ? options.resumeKey
+        : undefined;
   return {
-    kind: 'blob',
     size: blob.size,
-    filename: typeof file.name === 'string' && file.name ? file.name : 'upload',
+    filename: name ?? 'upload',
     identity:
       key === undefined
         ? undefined
-        : (baseUrl) => ({ baseUrl, path: `blob:${key}`, size: blob.size, mtimeMs: file.lastModified ?? 0 }),
+        : (baseUrl) => ({ baseUrl, path: `blob:${key}`, size: blob.size, mtimeMs: lastModified ?? 0 }),
+    resumeNeedsDigest: lastModified === undefined,
     replayable: true,
-    sniffType: async () => {
-      const type = blob.type.split(';')[0]?.trim().toLowerCase();
-      if (type && /^[a-z]+\/[a-z0-9.+-]+$/.test(type)) return type;
-      return (await fileTypeFromBuffer(new Uint8Array(await blob.slice(0, 4100).arrayBuffer())))?.mime;
-    },
+    sniffType: async () =>
+      normalizeMediaType(blob.type) ??
+      (await fileTypeFromBuffer(new Uint8Array(await blob.slice(0, 4100).arrayBuffer())))?.mime,
     hash: async (signal) => {
       const hash = createHash('sha256');
       for await (const chunk of blob.stream() as unknown as AsyncIterable<Uint8Array>) {
@@ -140,21 +162,23 @@ function streamSource(stream: Readable | ReadableStream<Uint8Array>, options: So
     throw new TypeError('the expected SHA-256 must be 64 hexadecimal digits');
   }
   const reader = new SequentialReader(stream, size, expected?.toLowerCase());
-  const partSize = options.partSize?.(size) ?? size;
   const buffers: Buffer[] = [];
   return {
-    kind: 'stream',
     size,
     filename: 'upload',
     identity: undefined,
+    resumeNeedsDigest: false,
     replayable: false,
     sniffType: async () => undefined,
     hash: undefined,
     part: async (n, start, length, slot) => {
-      // One buffer per worker, allocated once: at most concurrency × part size in memory, whatever the size.
-      buffers[slot] ??= Buffer.allocUnsafe(Math.min(partSize, size));
-      const into = buffers[slot] as Buffer;
-      if (length > into.length) throw new RangeError(`part ${n} is larger than the part size`);
+      // One buffer per worker, sized by its first part (every part but the last is part-sized) and reused:
+      // at most concurrency × part size in memory, whatever the size (a normal upload never grows one).
+      let into = buffers[slot];
+      if (!into || into.length < length) {
+        into = Buffer.allocUnsafe(length);
+        buffers[slot] = into;
+      }
       return { body: await reader.read(n, start, into.subarray(0, length)) };
     },
     close: () => reader.close(),

@@ -7,6 +7,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -21,28 +22,63 @@ export function agentFor(url: string, sockets: number): AnyAgent {
   return url.startsWith('https:') ? new https.Agent(options) : new http.Agent(options);
 }
 
+/** What a stream held back by a {@link RateLimiter} tells its user. */
+export interface RateLimitHooks {
+  /** The stream holds bytes back: nothing is sent until `released`, and that is no network stall. */
+  readonly holding?: () => void;
+  /** The held bytes went on. */
+  readonly released?: () => void;
+}
+
 /**
- * A shared bandwidth cap (bytes per second) across every part in flight: each chunk reserves its share of
- * the timeline and waits for its slot.
+ * A shared bandwidth cap (bytes per second) across every part in flight: each slice of a chunk (at most a
+ * quarter second's worth) reserves its share of the timeline and waits for its slot, so parts in flight take
+ * turns in small steps rather than whole chunks.
  */
 export class RateLimiter {
   private next = 0;
+  /** The most one reservation takes: a quarter second's worth (at least 1 KiB). */
+  private readonly slice: number;
   constructor(readonly bytesPerSecond: number) {
     if (!(bytesPerSecond > 0)) throw new RangeError('the rate limit must be a positive number of bytes/s');
+    this.slice = Math.max(1024, Math.floor(bytesPerSecond / 4));
   }
 
-  /** A pass-through stream that holds each chunk until the limiter lets it through. */
-  stream(): Transform {
-    return new Transform({
+  /** A pass-through stream that holds each slice until the limiter lets it through. */
+  stream(hooks: RateLimitHooks = {}): Transform {
+    let timer: NodeJS.Timeout | undefined;
+    const throttle: Transform = new Transform({
       transform: (chunk: Buffer, _encoding, done: TransformCallback) => {
-        const now = Date.now();
-        const at = Math.max(now, this.next);
-        this.next = at + (chunk.length / this.bytesPerSecond) * 1000;
-        const wait = at - now;
-        if (wait <= 0) done(null, chunk);
-        else setTimeout(() => done(null, chunk), wait);
+        const pass = (from: number): void => {
+          if (from >= chunk.length) {
+            done();
+            return;
+          }
+          const piece = chunk.subarray(from, from + this.slice);
+          const now = Date.now();
+          const at = Math.max(now, this.next);
+          this.next = at + (piece.length / this.bytesPerSecond) * 1000;
+          if (at <= now) {
+            throttle.push(piece);
+            pass(from + piece.length);
+            return;
+          }
+          hooks.holding?.();
+          timer = setTimeout(() => {
+            timer = undefined;
+            hooks.released?.();
+            throttle.push(piece);
+            pass(from + piece.length);
+          }, at - now);
+        };
+        pass(0);
+      },
+      destroy: (error, callback) => {
+        clearTimeout(timer);
+        callback(error);
       },
     });
+    return throttle;
   }
 }
 
@@ -94,9 +130,16 @@ export interface PutPartInput {
   /** Called with each chunk's size as it is read from disk. */
   readonly onBytes?: (bytes: number) => void;
   readonly limiter?: RateLimiter;
-  /** No byte moving for this long fails the attempt. @default 120000 */
+  /**
+   * No byte moving for this long fails the attempt (`ETIMEDOUT`, retried). Time the `limiter` holds bytes
+   * back does not count: that is no network stall. @default 120000
+   */
   readonly idleTimeoutMs?: number;
 }
+
+/** No byte moved for `idleTimeoutMs`. */
+const idleTimeout = (what: string): Error =>
+  Object.assign(new Error(`${what}: no progress, timed out`), { code: 'ETIMEDOUT' });
 
 const CHUNK = 256 * 1024;
 
@@ -165,11 +208,21 @@ export function putPart(input: PutPartInput): Promise<string> {
       settle(error);
       req.destroy(error);
     });
-    req.setTimeout(input.idleTimeoutMs ?? 120_000, () =>
-      req.destroy(
-        Object.assign(new Error(`part ${input.partNumber}: no progress, timed out`), { code: 'ETIMEDOUT' }),
-      ),
-    );
+    // The socket's idle timer, paused while the rate limiter holds the bytes back (with many parts in flight
+    // and a low rate, each waits its turn far longer than any network stall would last).
+    const idleMs = input.idleTimeoutMs ?? 120_000;
+    let socket: Socket | undefined;
+    let holding = false;
+    const armIdle = () => {
+      if (socket && !socket.connecting && !socket.destroyed) socket.setTimeout(holding ? 0 : idleMs);
+    };
+    const onIdle = () => req.destroy(idleTimeout(`part ${input.partNumber}`));
+    req.on('socket', (s: Socket) => {
+      socket = s;
+      s.on('timeout', onIdle);
+      if (s.connecting) s.once('connect', armIdle);
+      else armIdle();
+    });
     req.on('response', async (res) => {
       const status = res.statusCode ?? 0;
       const text = await readSmallBody(res);
@@ -202,9 +255,19 @@ export function putPart(input: PutPartInput): Promise<string> {
       req.destroy();
     });
     req.on('error', (error) => settle(error));
-    const throttle = input.limiter?.stream();
+    const throttle = input.limiter?.stream({
+      holding: () => {
+        holding = true;
+        armIdle();
+      },
+      released: () => {
+        holding = false;
+        armIdle();
+      },
+    });
     // pipe() never closes its source: when the request ends early (refused, aborted, failed), close the file.
     req.on('close', () => {
+      socket?.off('timeout', onIdle);
       throttle?.destroy();
       if (!file.destroyed) file.destroy();
     });
@@ -271,14 +334,30 @@ export interface DownloadToFileResult {
 export async function downloadToFile(
   url: string,
   destPath: string,
-  options: { expectedBytes?: number; expectedSha256?: string | null; signal?: AbortSignal } = {},
+  options: {
+    expectedBytes?: number;
+    expectedSha256?: string | null;
+    signal?: AbortSignal;
+    /** No byte arriving for this long fails the download (`ETIMEDOUT`). @default 120000 */
+    idleTimeoutMs?: number;
+  } = {},
 ): Promise<DownloadToFileResult> {
   const target = new URL(url);
   const transport = target.protocol === 'https:' ? https : http;
   const temp = join(dirname(destPath), `.${basename(destPath)}.${process.pid}.${Date.now()}.citadel-part`);
   const res = await new Promise<IncomingMessage>((resolve, reject) => {
-    const req = transport.get(target, { signal: options.signal }, resolve);
+    let response: IncomingMessage | undefined;
+    const req = transport.get(target, { signal: options.signal }, (r) => {
+      response = r;
+      resolve(r);
+    });
     req.on('error', reject);
+    // Before and while the body streams in: the response fails with the same error, which ends the pipeline.
+    req.setTimeout(options.idleTimeoutMs ?? 120_000, () => {
+      const error = idleTimeout('download');
+      response?.destroy(error);
+      req.destroy(error);
+    });
   });
   const status = res.statusCode ?? 0;
   if (status !== 200) {

@@ -7,9 +7,9 @@
  * record on disk lets a new process continue an interrupted upload of the same unchanged file (or Blob with a
  * resume key). `startUpload` returns a handle that also pauses and resumes.
  */
+import { setMaxListeners } from 'node:events';
 import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { fileTypeFromFile } from 'file-type';
 import {
   MAX_PARTS_PER_CALL,
   PART_URL_SECONDS,
@@ -18,7 +18,13 @@ import {
   partSizeFor,
 } from '../contract/api/uploads';
 import type { ApiFile, CitadelClient } from './client';
-import { CitadelProblemError, ScanTimeoutError, StorageRequestError, UploadGoneError } from './errors';
+import {
+  CitadelProblemError,
+  FileChangedError,
+  ScanTimeoutError,
+  StorageRequestError,
+  UploadGoneError,
+} from './errors';
 import { type FileIdentity, type ResumeRecord, ResumeStore } from './resume-state';
 import { backoffDelay, sleep } from './retry';
 import {
@@ -50,12 +56,18 @@ export const COMPLETED_STATES: ReadonlySet<string> = new Set([
 ]);
 
 export interface UploadProgress {
+  /** Bytes S3 holds: `bytesHeld` and what this run sent since (less a failed attempt's, taken back). */
   readonly bytesUploaded: number;
   readonly bytesTotal: number;
   readonly partsDone: number;
   readonly partsTotal: number;
   /** Parts S3 already held when a resumed upload started. */
   readonly partsSkipped: number;
+  /**
+   * Bytes of those parts: counted in `bytesUploaded` from the first report on, but not sent by this run
+   * (leave them out of a transfer rate). 0 unless resumed.
+   */
+  readonly bytesHeld: number;
 }
 
 /** What the uploader is doing, for logs and UIs. */
@@ -66,6 +78,8 @@ export type UploadEvent =
       readonly id: string;
       readonly partSize: number;
       readonly partCount: number;
+      /** The declared media type: the `contentType` option, else the one the source's bytes showed. */
+      readonly contentType: string;
     }
   | {
       readonly type: 'resumed';
@@ -116,8 +130,11 @@ export interface UploadFileOptions {
   /** Stream sources (required there): the exact number of bytes. Others: checked against the source's size. */
   readonly size?: number;
   /**
-   * Blob sources: what identifies these bytes for resuming in another process (with the Blob's size and
-   * `lastModified`). Without it (and without a File's name) a Blob upload is not recorded for resuming.
+   * Blob sources: what identifies these bytes for resuming in another process (with the Blob's size and a
+   * File's `lastModified`). Without it (and without a File's name) a Blob upload is not recorded for resuming.
+   * A Blob that is not a File (e.g. `fs.openAsBlob`) has no `lastModified`, so key and size could not tell
+   * changed bytes apart: it is recorded only with a `resumeKey` and `sha256` (`true` or the digest), and a
+   * resumed upload checks the SHA-256 (hashing the Blob again for `true`) before reusing any part.
    * @default a File's name
    */
   readonly resumeKey?: string;
@@ -125,13 +142,17 @@ export interface UploadFileOptions {
   readonly stateDir?: string;
   /**
    * Resume an interrupted upload of the same unchanged file (or Blob with a resume key), and record this one.
-   * Streams are never recorded: they cannot be read again. @default true
+   * Streams are never recorded: they cannot be read again. An upload recorded with another `filename`,
+   * `contentType` or `sha256` than the ones given now is not resumed: it is aborted and the upload starts
+   * over (a `restarted` event says why). @default true
    */
   readonly resume?: boolean;
   readonly signal?: AbortSignal;
   /**
-   * On abort, keep the upload (and its resume record) instead of deleting it. A stream upload that fails
-   * for another reason is always deleted, since nothing can resume it. @default false
+   * On abort, keep the upload (and its resume record) instead of deleting it, if it is recorded for resuming
+   * (not a stream, not `resume: false`, not a Blob without a resume identity); otherwise nothing could resume
+   * it and it is deleted. An upload that fails for another reason is kept only when recorded, and never
+   * when the source changed (FileChangedError). The `aborted` event says which. @default false
    */
   readonly keepOnAbort?: boolean;
   readonly onProgress?: (progress: UploadProgress) => void;
@@ -146,6 +167,11 @@ export interface UploadFileOptions {
   readonly signBatchSize?: number;
   /** Overall bandwidth cap in bytes per second. @default unlimited */
   readonly rateLimitBytesPerSecond?: number;
+  /**
+   * A part attempt with no byte moving for this long fails (and is retried). Time the bandwidth cap holds
+   * bytes back does not count. @default 120000
+   */
+  readonly idleTimeoutMs?: number;
 }
 
 export interface UploadFileResult {
@@ -233,16 +259,12 @@ class PartSigner {
 
 interface Session {
   readonly id: string;
-  readonly uploadId: string;
   readonly partSize: number;
   readonly partCount: number;
   /** Part number → ETag of parts S3 holds with the right size. */
   readonly held: Map<number, string>;
-}
-
-/** The declared media type: the first bytes' signature (file-type), else application/octet-stream. */
-export async function detectContentType(path: string): Promise<string> {
-  return (await fileTypeFromFile(path))?.mime ?? 'application/octet-stream';
+  /** Byte and part counts of this upload, from what S3 held when it started (resumed) on. */
+  readonly progress: ProgressReporter;
 }
 
 /**
@@ -279,8 +301,9 @@ export interface UploadHandle {
   /** True between `pause()` and `resume()`. */
   readonly paused: boolean;
   /**
-   * Starts no new part (nor the final complete call) until `resume()`; parts in flight finish. Resolves once
-   * they have, i.e. once no byte is being sent. Emits `{ type: 'paused' }`.
+   * Starts no new part (nor the final complete call, nor a part's retry) until `resume()`; parts in flight
+   * finish. Resolves once they have, i.e. once no byte is being sent (or once `resume()` is called first, or
+   * the upload settles). Emits `{ type: 'paused' }`.
    */
   pause(): Promise<void>;
   /** Continues a paused upload. Emits `{ type: 'unpaused' }`. */
@@ -310,11 +333,13 @@ export function startUpload(
   let idle: Array<() => void> = [];
   const whenIdle = (): Promise<void> =>
     inFlight === 0 || settled ? Promise.resolve() : new Promise((r) => idle.push(r));
-  const flushIdle = () => {
-    if (inFlight !== 0 && !settled) return;
+  const releaseIdle = () => {
     const waiters = idle;
     idle = [];
     for (const w of waiters) w();
+  };
+  const flushIdle = () => {
+    if (inFlight === 0 || settled) releaseIdle();
   };
   const control: UploadControl = {
     gate,
@@ -347,6 +372,8 @@ export function startUpload(
     resume() {
       if (!gate.paused || settled) return;
       gate.resume();
+      // A pause() still waiting for the parts in flight is over: it resolves rather than hang.
+      releaseIdle();
       options.onEvent?.({ type: 'unpaused' });
     },
     abort(reason?: unknown) {
@@ -375,7 +402,9 @@ interface UploadControl {
   readonly gate: PauseGate;
   /** The caller's signal and the handle's `abort()`, combined. */
   readonly signal: AbortSignal;
+  /** A part starts sending (again, after a retry's wait). */
   readonly partStarted: () => void;
+  /** A part stops sending: done, failed, or waiting to retry. */
   readonly partSettled: () => void;
 }
 
@@ -402,11 +431,11 @@ async function runUpload(
   const prepared = await prepareSource(source, {
     size: options.size,
     resumeKey: options.resumeKey,
+    declaresSha256: options.sha256 !== undefined && options.sha256 !== false,
     // Streams only: checked as the bytes are read (paths and Blobs just declare it).
     expectedSha256: typeof options.sha256 === 'string' ? options.sha256 : undefined,
-    partSize: partSizeFor,
   });
-  if (prepared.kind === 'stream' && options.sha256 === true) {
+  if (prepared.hash === undefined && options.sha256 === true) {
     prepared.close();
     throw new TypeError(
       '`sha256: true` hashes the source before uploading, and a stream can be read only once: give the expected digest as a hex string (checked as the stream is read, and declared), or upload a file or a Blob',
@@ -436,6 +465,9 @@ async function transfer(
   const store =
     options.resume === false || identity === undefined ? undefined : new ResumeStore(options.stateDir);
   const concurrency = Math.max(1, Math.floor(options.concurrency ?? 4));
+  // Every part in flight listens to the signals (its request, its read, a retry's wait): more than
+  // Node's default of 10 is no leak.
+  setMaxListeners(concurrency * 2 + 10, userSignal);
   const emit = (event: UploadEvent) => options.onEvent?.(event);
   const limiter = options.rateLimitBytesPerSecond
     ? new RateLimiter(options.rateLimitBytesPerSecond)
@@ -448,11 +480,13 @@ async function transfer(
   let session: Session | undefined;
   let resumed = false;
   let restarts = 0;
-  let partsUploaded: number[] = [];
+  let partsUploaded = new Set<number>();
   let partsSkipped: number[] = [];
   let bytesSent = 0;
   let agent: AnyAgent | undefined;
   let completed = false;
+  /** The session has a resume record on disk: another process (or a later call) can continue it. */
+  let recorded = false;
 
   const gone = async (previousId: string, reason: string) => {
     restarts++;
@@ -460,8 +494,60 @@ async function transfer(
     await forget();
   };
 
+  /** A session's progress, seeded with the parts S3 holds (reported once, in one go, when there are any). */
+  const sessionProgress = (partSize: number, partCount: number, held: ReadonlyMap<number, string>) => {
+    let heldBytes = 0;
+    for (const n of held.keys()) heldBytes += partBytes(n, size, partSize);
+    const progress = progressReporter(options.onProgress, size, partCount, held.size, heldBytes, (n) => {
+      bytesSent += n;
+    });
+    if (held.size > 0) progress.flush();
+    return progress;
+  };
+
+  let declaredSha: string | undefined = typeof options.sha256 === 'string' ? options.sha256 : undefined;
+  let contentType = options.contentType;
+
+  /** Why the recorded upload does not declare what this call would, if it does not. */
+  const declaredDiffers = (record: ResumeRecord): string | undefined => {
+    if (filename !== record.filename)
+      return `it was declared as "${record.filename}", this upload as "${filename}"`;
+    if (options.contentType !== undefined && options.contentType !== record.contentType)
+      return `it was declared as ${record.contentType}, this upload as ${options.contentType}`;
+    if (options.sha256 === true && !record.sha256)
+      return 'it declared no SHA-256, and this upload declares one';
+    if (typeof options.sha256 === 'string' && options.sha256.toLowerCase() !== record.sha256?.toLowerCase())
+      return record.sha256
+        ? `it declared another SHA-256 (${record.sha256})`
+        : 'it declared no SHA-256, and this upload declares one';
+    return undefined;
+  };
+
+  /** Gives up the recorded upload (aborts it, best effort) and starts over, saying why. */
+  const discard = async (record: ResumeRecord, reason: string) => {
+    await client.abortUpload(record.id, { signal: userSignal }).catch(() => undefined);
+    await gone(record.id, reason);
+  };
+
   /** The upload from the resume record, if the server still has it; `ApiFile` if it was completed already. */
   const resumeFrom = async (record: ResumeRecord): Promise<Session | ApiFile | undefined> => {
+    const differs = declaredDiffers(record);
+    if (differs) {
+      await discard(record, `upload ${record.id} does not match: ${differs}`);
+      return undefined;
+    }
+    if (prepared.resumeNeedsDigest && options.sha256 === true && prepared.hash) {
+      // The Blob's key and size say nothing of its bytes: its SHA-256 must be the recorded upload's.
+      emit({ type: 'hashing', path: identity?.path ?? filename });
+      declaredSha = await prepared.hash(userSignal);
+      if (declaredSha !== record.sha256) {
+        await discard(
+          record,
+          `the Blob's SHA-256 is not the one upload ${record.id} declared: its bytes changed`,
+        );
+        return undefined;
+      }
+    }
     let status: Awaited<ReturnType<CitadelClient['getUpload']>>;
     try {
       status = await client.getUpload(record.id, { signal: userSignal });
@@ -498,18 +584,17 @@ async function transfer(
         held.set(p.partNumber, p.etag);
     }
     emit({ type: 'resumed', id: record.id, partsHeld: held.size, partCount: record.partCount });
+    recorded = true;
     return {
       id: record.id,
-      uploadId: record.uploadId,
       partSize: record.partSize,
       partCount: record.partCount,
       held,
+      progress: sessionProgress(record.partSize, record.partCount, held),
     };
   };
 
-  let declaredSha: string | undefined = typeof options.sha256 === 'string' ? options.sha256 : undefined;
-  let contentType = options.contentType;
-
+  /** Declares a new upload; it is `session` (so a failure from here on deletes it) before it is recorded. */
   const create = async (): Promise<Session> => {
     contentType ??= (await prepared.sniffType()) ?? 'application/octet-stream';
     if (options.sha256 === true && declaredSha === undefined && prepared.hash) {
@@ -527,8 +612,17 @@ async function transfer(
         `The API chose ${created.partCount} parts of ${created.partSize} bytes; this client expects ${partCountFor(size, expected)} of ${expected}. The client and the API disagree on the contract: update the client.`,
       );
     }
-    if (identity) {
-      await store?.save({
+    const held = new Map<number, string>();
+    session = {
+      id: created.id,
+      partSize: created.partSize,
+      partCount: created.partCount,
+      held,
+      progress: sessionProgress(created.partSize, created.partCount, held),
+    };
+    recorded = false;
+    if (store && identity) {
+      await store.save({
         version: 1,
         ...identity,
         id: created.id,
@@ -542,15 +636,16 @@ async function transfer(
         createdAt: new Date().toISOString(),
         expiresAt: created.expiresAt,
       });
+      recorded = true;
     }
-    emit({ type: 'created', id: created.id, partSize: created.partSize, partCount: created.partCount });
-    return {
+    emit({
+      type: 'created',
       id: created.id,
-      uploadId: created.uploadId,
       partSize: created.partSize,
       partCount: created.partCount,
-      held: new Map(),
-    };
+      contentType,
+    });
+    return session;
   };
 
   /** Uploads `parts` of the session with `concurrency` workers; returns their ETags. */
@@ -558,6 +653,7 @@ async function transfer(
     const etags = new Map<number, string>();
     if (parts.length === 0) return etags;
     const inner = new AbortController();
+    setMaxListeners(concurrency * 2 + 10, inner.signal);
     const forward = () => inner.abort(userSignal.reason);
     userSignal.addEventListener('abort', forward, { once: true });
     if (userSignal.aborted) forward();
@@ -571,10 +667,7 @@ async function transfer(
       inner.signal,
       (partNumbers) => emit({ type: 'signed', id: s.id, partNumbers }),
     );
-    const progress = progressReporter(options.onProgress, size, s.partCount, s.held.size, (n) => {
-      bytesSent += n;
-    });
-    for (const [n] of s.held) progress.add(partBytes(n, size, s.partSize));
+    const { progress } = s;
 
     /** Sends part `n` from the worker's buffer `slot`; its bytes are read once, retries re-send them. */
     const one = async (n: number, slot: number): Promise<string> => {
@@ -608,6 +701,7 @@ async function transfer(
             agent,
             signal: inner.signal,
             limiter,
+            idleTimeoutMs: options.idleTimeoutMs,
             onBytes: (b) => {
               sent += b;
               progress.add(b, b);
@@ -633,7 +727,15 @@ async function transfer(
             const delayMs = backoffDelay(retries, { baseDelayMs: 500, maxDelayMs: 30_000 });
             retries++;
             emit({ type: 'part-retry', partNumber: n, attempt: retries, delayMs, reason: String(error) });
-            await sleep(delayMs, inner.signal);
+            // Nothing is sent while waiting: a pause() made meanwhile need not wait for this part, and the
+            // retry waits for resume().
+            control.partSettled();
+            try {
+              await sleep(delayMs, inner.signal);
+              while (gate.paused) await gate.wait(inner.signal);
+            } finally {
+              control.partStarted();
+            }
             continue;
           }
           throw error;
@@ -656,7 +758,7 @@ async function transfer(
           control.partSettled(); // before the event: a `pause()` made in its listener counts only the others
         }
         etags.set(n, etag);
-        partsUploaded.push(n);
+        partsUploaded.add(n);
         progress.partDone();
         emit({ type: 'part-uploaded', partNumber: n, bytes: partBytes(n, size, s.partSize), etag });
       }
@@ -735,7 +837,8 @@ async function transfer(
             `S3 lacks part${redo.length === 1 ? '' : 's'} ${redo.join(', ')} of upload ${s.id}, and a stream cannot be read again to re-send ${redo.length === 1 ? 'it' : 'them'}; upload a file or a Blob to survive this`,
           );
         }
-        for (const n of redo) s.held.delete(n);
+        // The same session's progress: those parts' bytes are taken back, then sent again.
+        for (const n of redo) if (s.held.delete(n)) s.progress.partUndone(partBytes(n, size, s.partSize));
         const fresh = await sendParts(s, redo);
         for (const [n, etag] of fresh) s.held.set(n, etag);
       }
@@ -771,7 +874,7 @@ async function transfer(
         await gone(session.id, error.reason);
         session = undefined;
         resumed = false;
-        partsUploaded = [];
+        partsUploaded = new Set();
       }
     }
     completed = true;
@@ -795,34 +898,44 @@ async function transfer(
       seconds: (Date.now() - started) / 1000,
     };
   } catch (error) {
+    const aborted = userSignal.aborted;
     if (session && !completed) {
-      const aborted = userSignal.aborted;
-      if (aborted && options.keepOnAbort) {
-        emit({ type: 'aborted', id: session.id, kept: true });
-      } else if (aborted || !prepared.replayable) {
-        // Aborted, or a stream that failed: nothing can resume it. Best effort: the bucket lifecycle
-        // removes what this misses after a day.
+      // Kept only when something can resume it: recorded, and its bytes are still the source's.
+      const keep = aborted
+        ? options.keepOnAbort === true && recorded
+        : recorded && !(error instanceof FileChangedError);
+      if (keep) {
+        if (aborted) emit({ type: 'aborted', id: session.id, kept: true });
+      } else {
+        // Best effort: the bucket lifecycle removes what this misses after a day.
         await client.abortUpload(session.id).catch(() => undefined);
         await forget();
         emit({ type: 'aborted', id: session.id, kept: false });
       }
-      if (aborted) throw userSignal.reason;
     }
+    // The caller's reason, whatever was interrupted (hashing, creating, sending, waiting for the scan).
+    if (aborted) throw userSignal.reason;
     throw error;
   } finally {
     agent?.destroy();
   }
 }
 
-/** Aggregates byte progress across parts and reports at most every 100 ms (and on every part). */
+type ProgressReporter = ReturnType<typeof progressReporter>;
+
+/**
+ * Aggregates byte progress across parts and reports at most every 100 ms (and on every part), from the
+ * parts S3 already held (`partsSkipped`, `bytesHeld`) on.
+ */
 function progressReporter(
   onProgress: ((p: UploadProgress) => void) | undefined,
   bytesTotal: number,
   partsTotal: number,
   partsSkipped: number,
+  bytesHeld: number,
   onSent: (bytes: number) => void,
 ) {
-  let bytes = 0;
+  let bytes = bytesHeld;
   let partsDone = partsSkipped;
   let last = 0;
   const report = (force: boolean) => {
@@ -830,7 +943,7 @@ function progressReporter(
     const now = Date.now();
     if (!force && now - last < 100) return;
     last = now;
-    onProgress({ bytesUploaded: bytes, bytesTotal, partsDone, partsTotal, partsSkipped });
+    onProgress({ bytesUploaded: bytes, bytesTotal, partsDone, partsTotal, partsSkipped, bytesHeld });
   };
   return {
     /** `delta` counts towards progress (negative when a failed attempt is rolled back); `sent` went out. */
@@ -843,12 +956,19 @@ function progressReporter(
       partsDone++;
       report(true);
     },
+    /** A part counted as done must be sent again (S3 lacks it): its bytes are taken back. */
+    partUndone(partBytes: number) {
+      partsDone--;
+      bytes -= partBytes;
+    },
     flush: () => report(true),
   };
 }
 
 export interface DownloadFileOptions {
   readonly signal?: AbortSignal;
+  /** No byte arriving for this long fails the download. @default 120000 */
+  readonly idleTimeoutMs?: number;
 }
 
 export interface DownloadFileResult extends DownloadToFileResult {
@@ -866,8 +986,10 @@ export async function downloadFile(
   destPath: string,
   options: DownloadFileOptions = {},
 ): Promise<DownloadFileResult> {
-  const file = await client.getFile(id, options);
-  const link = await client.getDownloadLink(id, options);
+  const [file, link] = await Promise.all([
+    client.getFile(id, { signal: options.signal }),
+    client.getDownloadLink(id, { signal: options.signal }),
+  ]);
   let target = resolve(destPath);
   const existing = await stat(target).catch(() => undefined);
   if (existing?.isDirectory()) target = join(target, safeName(link.filename));
@@ -875,6 +997,7 @@ export async function downloadFile(
     expectedBytes: file.size,
     expectedSha256: file.sha256,
     signal: options.signal,
+    idleTimeoutMs: options.idleTimeoutMs,
   });
   return { ...result, file };
 }

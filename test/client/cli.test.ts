@@ -162,6 +162,32 @@ describe('citadel upload', () => {
     expect((await runCli(['abort', id], cliEnv)).code).toBe(0);
   });
 
+  it('on Ctrl-C with --no-resume discards the upload and says so, exit 130', async () => {
+    const file = await randomFile(path.join(dir, 'interrupted-unrecorded.bin'), 20 * MiB);
+    const child = startCli(
+      ['upload', file, '--no-resume', '--concurrency', '1', '--limit-rate', '8MiB'],
+      cliEnv,
+    );
+    let stderr = '';
+    child.stderr?.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const done = finished(child);
+    await until(() => /upload [0-9a-f-]{36}: 3 parts/.test(stderr));
+    const id = /upload ([0-9a-f-]{36}): 3 parts/.exec(stderr)?.[1] as string;
+    await until(() => env.s3Server.multipartUploads().some((u) => u.key.endsWith(id) && u.parts >= 1));
+
+    child.kill('SIGINT');
+    const run = await done;
+
+    expect(run.code).toBe(130);
+    expect(run.stderr).toContain(
+      `interrupted. Upload ${id} was discarded (--no-resume: nothing could resume it).`,
+    );
+    expect(run.stderr).not.toContain('run the same command again');
+    expect((await client.getFile(id)).state).toBe('aborted');
+  });
+
   it('exits 3 when the scan finds malware (EICAR), and the file cannot be downloaded', async () => {
     const file = path.join(dir, 'eicar.com.txt');
     await writeFile(file, EICAR);
@@ -521,6 +547,7 @@ describe('createProgressPrinter', () => {
     partsDone,
     partsTotal: 5,
     partsSkipped,
+    bytesHeld: partsSkipped * 8 * MiB,
   });
 
   function printer(tty: boolean, columns?: number) {
@@ -538,7 +565,6 @@ describe('createProgressPrinter', () => {
   it('off a terminal prints one line every 2 s and one at the end, with the rate and the ETA', () => {
     const { p, written, at } = printer(false);
     p.reset();
-    p.sending();
 
     at(0);
     p.progress(report(1 * MiB, 0));
@@ -562,16 +588,16 @@ describe('createProgressPrinter', () => {
     p.reset(); // resumed: S3 holds parts 1 and 2 (16 MiB)
 
     at(0);
-    p.progress(report(8 * MiB, 2, 2)); // the uploader adds the held parts one at a time: not shown
-    p.sending(); // the first part URLs are signed
+    p.progress(report(16 * MiB, 2, 2)); // the uploader's first report: the held parts, in one go
     at(2000);
-    p.progress(report(16 * MiB + 1 * MiB, 2, 2));
+    p.progress(report(16 * MiB + 10 * MiB, 3, 2));
     at(4000);
-    p.progress(report(16 * MiB + 11 * MiB, 3, 2));
+    p.progress(report(16 * MiB + 20 * MiB, 4, 2));
 
     expect(written).toEqual([
-      '42.5%  17.0 MiB / 40.0 MiB  parts 2/5  -- B/s  ETA --:--\n',
-      '67.5%  27.0 MiB / 40.0 MiB  parts 3/5  5.0 MiB/s  ETA 0:03\n',
+      '40.0%  16.0 MiB / 40.0 MiB  parts 2/5  -- B/s  ETA --:--\n',
+      '65.0%  26.0 MiB / 40.0 MiB  parts 3/5  5.0 MiB/s  ETA 0:03\n',
+      '90.0%  36.0 MiB / 40.0 MiB  parts 4/5  5.0 MiB/s  ETA 0:01\n',
     ]);
   });
 
@@ -580,8 +606,8 @@ describe('createProgressPrinter', () => {
     p.reset();
 
     at(0);
-    p.progress(report(8 * MiB, 5, 5));
     p.progress(report(40 * MiB, 5, 5));
+    p.progress(report(40 * MiB, 5, 5)); // the uploader's final flush
 
     expect(written).toEqual(['100.0%  40.0 MiB / 40.0 MiB  parts 5/5  -- B/s  ETA --:--\n']);
   });
@@ -589,7 +615,6 @@ describe('createProgressPrinter', () => {
   it('on a terminal redraws one bar in place, fitted to its width, and keeps messages above it', () => {
     const { p, written, at } = printer(true, 81);
     p.reset();
-    p.sending();
 
     at(0);
     p.progress(report(0, 0));

@@ -24,7 +24,8 @@ import {
   uploadFile,
 } from '../../client/upload';
 import { LOCAL_UPLOADS_BUCKET, startUploadEnvironment, type UploadEnvironment } from '../support/uploads';
-import { MiB, sha256OfBuffer } from './support';
+import { rewritingClient, startPartProxy } from './proxy';
+import { MiB, sha256OfBuffer, until } from './support';
 
 const PART = 8 * MiB;
 
@@ -150,10 +151,7 @@ async function startPausedAtFirstPart(
 describe('prepareSource (streams)', () => {
   it('reads a stream, in order, into one buffer per worker slot that is reused part after part', async () => {
     const data = randomBytes(5 * MiB);
-    const source = await prepareSource(countingReadable(data).stream, {
-      size: data.length,
-      partSize: () => 2 * MiB,
-    });
+    const source = await prepareSource(countingReadable(data).stream, { size: data.length });
 
     const bodies = [
       await source.part(1, 0, 2 * MiB, 0),
@@ -173,10 +171,7 @@ describe('prepareSource (streams)', () => {
 
   it('refuses to read a stream part again rather than send other bytes', async () => {
     const data = randomBytes(4 * MiB);
-    const source = await prepareSource(countingReadable(data).stream, {
-      size: data.length,
-      partSize: () => 2 * MiB,
-    });
+    const source = await prepareSource(countingReadable(data).stream, { size: data.length });
     await source.part(1, 0, 2 * MiB, 0);
 
     const again = source.part(1, 0, 2 * MiB, 0);
@@ -421,6 +416,75 @@ describe('Blob sources', () => {
     expect(await downloadedSha(id, 'blob.out')).toBe(sha256OfBuffer(data));
     expect(await readdir(stateDir)).toEqual([]);
   });
+
+  it('starts over instead of resuming onto old parts when a keyed Blob of the same size has other bytes', async () => {
+    // Prepare: the first "process" keeps an upload of 2 of 4 parts; then the file changes, same size.
+    const { file } = await randomData('blob-changed.bin', 26 * MiB);
+    const stateDir = path.join(dir, 'state-blob-changed');
+    const events: UploadEvent[] = [];
+    const first = startUpload(client, await openAsBlob(file), {
+      resumeKey: 'reports/changed.bin',
+      sha256: true,
+      concurrency: 1,
+      stateDir,
+      keepOnAbort: true,
+      onEvent: (e) => {
+        events.push(e);
+        if (e.type === 'part-uploaded' && e.partNumber === 2) first.abort();
+      },
+    });
+    await expect(first.done).rejects.toMatchObject({ name: 'AbortError' });
+    const firstId = createdId(events);
+    const changed = randomBytes(26 * MiB);
+    await writeFile(file, changed);
+    const again: UploadEvent[] = [];
+
+    // Act
+    const result = await uploadFile(client, await openAsBlob(file), {
+      resumeKey: 'reports/changed.bin',
+      sha256: true,
+      stateDir,
+      waitForScan: true,
+      onEvent: (e) => again.push(e),
+    });
+
+    // Assess: the old upload is discarded, the new one holds the new bytes only.
+    expect(again).toContainEqual({
+      type: 'restarted',
+      previousId: firstId,
+      reason: expect.stringMatching(/SHA-256 is not the one upload .* declared: its bytes changed/),
+    });
+    expect(result.id).not.toBe(firstId);
+    expect(result.resumed).toBe(false);
+    expect(result.partsUploaded).toEqual([1, 2, 3, 4]);
+    expect(result.file.sha256).toBe(sha256OfBuffer(changed));
+    expect(await downloadedSha(result.id, 'blob-changed.out')).toBe(sha256OfBuffer(changed));
+    await expectNothingStored(firstId);
+  });
+
+  it('does not record a Blob that is not a File without a declared SHA-256, and keepOnAbort then deletes it', async () => {
+    // A plain Blob has no lastModified: its resume key and size alone cannot tell changed bytes apart.
+    const data = randomBytes(20 * MiB);
+    const stateDir = path.join(dir, 'state-plain-blob');
+    const events: UploadEvent[] = [];
+    const handle = startUpload(client, new Blob([data]), {
+      resumeKey: 'plain.bin',
+      concurrency: 1,
+      stateDir,
+      keepOnAbort: true,
+      onEvent: (e) => {
+        events.push(e);
+        if (e.type === 'part-uploaded') handle.abort();
+      },
+    });
+
+    await expect(handle.done).rejects.toMatchObject({ name: 'AbortError' });
+    const id = createdId(events);
+    expect(existsSync(stateDir)).toBe(false);
+    // Nothing could resume it, so it is not kept.
+    expect(events).toContainEqual({ type: 'aborted', id, kept: false });
+    await expectNothingStored(id);
+  });
 });
 
 describe('pause, resume and abort', () => {
@@ -526,5 +590,75 @@ describe('pause, resume and abort', () => {
     expect(uploadedParts(events)).toHaveLength(2); // nothing started after the pause
     await expectNothingStored(id);
     expect(await readdir(stateDir)).toEqual([]);
+  });
+
+  it('resolves a pause() that resume() overtook at once, without waiting for the parts in flight', async () => {
+    const { file } = await randomData('pause-resume.bin', 36 * MiB);
+    const events: UploadEvent[] = [];
+    let handle: UploadHandle | undefined;
+    let pausing: Promise<void> | undefined;
+    handle = startUpload(client, file, {
+      concurrency: 2,
+      resume: false,
+      onEvent: (e) => {
+        events.push(e);
+        if (e.type === 'signed' && !pausing && handle) {
+          pausing = handle.pause();
+          handle.resume();
+        }
+      },
+    });
+
+    await until(() => pausing !== undefined);
+    await pausing;
+    const uploadedWhenResolved = uploadedParts(events).length;
+    const result = await handle.done;
+
+    // Resolved by resume(), not by the last part in flight finishing at the end of the upload.
+    expect(uploadedWhenResolved).toBe(0);
+    expect(events.filter((e) => e.type === 'paused' || e.type === 'unpaused').map((e) => e.type)).toEqual([
+      'paused',
+      'unpaused',
+    ]);
+    expect(result.partsUploaded).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('holds a part retry made after a network failure while paused, and sends it on resume', async () => {
+    // Part 1's first attempt is cut short (connection reset): the part waits, then retries.
+    const proxy = await startPartProxy((n, attempt) => n === 1 && attempt === 1);
+    try {
+      const { data, file } = await randomData('retry-paused.bin', 20 * MiB);
+      const flaky = rewritingClient(env.url, token, proxy.via);
+      const events: UploadEvent[] = [];
+      let pausing: Promise<void> | undefined;
+      const handle: UploadHandle = startUpload(flaky, file, {
+        concurrency: 1,
+        resume: false,
+        waitForScan: true,
+        onEvent: (e) => {
+          events.push(e);
+          if (e.type === 'part-retry' && !pausing) pausing = handle.pause();
+        },
+      });
+
+      await until(() => pausing !== undefined);
+      await pausing; // no byte is being sent: the part waits to retry
+      // Let the backoff run out (and then some): still paused, so the retry must not go out. Waiting longer
+      // can only make this stricter; it never fails a correct uploader.
+      const retry = events.find((e) => e.type === 'part-retry');
+      const backoffOver = Date.now() + (retry?.type === 'part-retry' ? retry.delayMs : 0) + 500;
+      await until(() => Date.now() > backoffOver);
+      const attemptsWhilePaused = proxy.requests.get(1);
+      handle.resume();
+      const result = await handle.done;
+
+      expect(events.find((e) => e.type === 'part-retry')).toMatchObject({ partNumber: 1, attempt: 1 });
+      expect(attemptsWhilePaused).toBe(1);
+      expect(proxy.requests.get(1)).toBe(2);
+      expect(result.partsUploaded).toEqual([1, 2, 3]);
+      expect(await downloadedSha(result.id, 'retry-paused.out')).toBe(sha256OfBuffer(data));
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -2,7 +2,7 @@
  * The resumable uploader against the real local stack: the API handlers behind the emulated gateway, a
  * real PostgreSQL, the SigV4-verifying S3 server and the simulated GuardDuty scan.
  */
-import { mkdtemp, readdir, rm, truncate } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { AbortMultipartUploadCommand, ListObjectsV2Command, UploadPartCommand } from '@aws-sdk/client-s3';
@@ -11,7 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CitadelClient, type SignedParts } from '../../client/client';
 import { FileChangedError, StorageRequestError } from '../../client/errors';
 import { putPart } from '../../client/transfer';
-import { downloadFile, type UploadEvent, type UploadProgress, uploadFile } from '../../client/upload';
+import {
+  downloadFile,
+  startUpload,
+  type UploadEvent,
+  type UploadProgress,
+  uploadFile,
+} from '../../client/upload';
 import { LOCAL_UPLOADS_BUCKET, startUploadEnvironment, type UploadEnvironment } from '../support/uploads';
 import { MiB, randomFile, sha256Of } from './support';
 
@@ -69,6 +75,12 @@ async function expiredUrlLike(url: string, size: number): Promise<string> {
   );
 }
 
+const createdId = (events: readonly UploadEvent[]): string => {
+  const created = events.find((e) => e.type === 'created');
+  if (!created) throw new Error('no upload was created');
+  return created.id;
+};
+
 const objectsUnder = async (prefix: string) =>
   (await env.uploads.s3.send(new ListObjectsV2Command({ Bucket: LOCAL_UPLOADS_BUCKET, Prefix: prefix })))
     .Contents ?? [];
@@ -98,7 +110,11 @@ describe('uploadFile', () => {
     expect(result.partsUploaded).toEqual([1, 2, 3, 4]);
     expect(result.partsSkipped).toEqual([]);
     expect(result.bytesSent).toBe(26 * MiB);
-    expect(events.find((e) => e.type === 'created')).toMatchObject({ partSize: 8 * MiB, partCount: 4 });
+    expect(events.find((e) => e.type === 'created')).toMatchObject({
+      partSize: 8 * MiB,
+      partCount: 4,
+      contentType: 'application/octet-stream', // sniffed: random bytes have no signature
+    });
     // One signing call for the whole upload (signed ahead, not per part).
     expect(events.filter((e) => e.type === 'signed')).toEqual([
       { type: 'signed', id: result.id, partNumbers: [1, 2, 3, 4] },
@@ -223,12 +239,25 @@ describe('uploadFile', () => {
     expect(await readdir(stateDir)).toHaveLength(1);
 
     const events: UploadEvent[] = [];
+    const progress: UploadProgress[] = [];
     const result = await uploadFile(client, file, {
       stateDir,
       waitForScan: true,
       onEvent: (e) => events.push(e),
+      onProgress: (p) => progress.push(p),
     });
 
+    // The first report counts the held parts in one go; later ones never fall below them.
+    const heldBytes = held.length * 8 * MiB;
+    expect(progress[0]).toMatchObject({
+      bytesUploaded: heldBytes,
+      bytesHeld: heldBytes,
+      partsDone: held.length,
+      partsSkipped: held.length,
+    });
+    expect(progress.every((p) => p.bytesUploaded >= heldBytes && p.bytesHeld === heldBytes)).toBe(true);
+    expect(progress.at(-1)).toMatchObject({ bytesUploaded: 30 * MiB, partsDone: 4 });
+    expect(result.bytesSent).toBe(30 * MiB - heldBytes);
     expect(result.id).toBe(id);
     expect(result.resumed).toBe(true);
     expect(result.partsSkipped).toEqual(held);
@@ -312,19 +341,140 @@ describe('uploadFile', () => {
     expect(result.file.state).toBe('clean');
   });
 
-  it('fails clearly when the file shrinks during the upload', async () => {
+  it('fails clearly when the file shrinks during the upload, and deletes the upload nothing can resume', async () => {
     const file = await randomFile(path.join(dir, 'shrinks.bin'), 20 * MiB);
+    const events: UploadEvent[] = [];
 
     const run = uploadFile(client, file, {
       resume: false,
       concurrency: 1,
       onEvent: (e) => {
+        events.push(e);
         if (e.type === 'created') void truncate(file, 12 * MiB);
       },
     });
 
     await expect(run).rejects.toBeInstanceOf(FileChangedError);
     await expect(run).rejects.toThrow(/changed while uploading: part \d should have \d+ bytes/);
+    const id = createdId(events);
+    expect(events).toContainEqual({ type: 'aborted', id, kept: false });
+    expect((await client.getFile(id)).state).toBe('aborted');
+  });
+
+  it('on FileChangedError forgets the resume record and deletes the upload, even when recorded', async () => {
+    const file = await randomFile(path.join(dir, 'changes.bin'), 20 * MiB);
+    const stateDir = path.join(dir, 'state-changes');
+    const events: UploadEvent[] = [];
+
+    const run = uploadFile(client, file, {
+      stateDir,
+      concurrency: 1,
+      onEvent: (e) => {
+        events.push(e);
+        if (e.type === 'created') void truncate(file, 12 * MiB);
+      },
+    });
+
+    await expect(run).rejects.toBeInstanceOf(FileChangedError);
+    const id = createdId(events);
+    expect(events).toContainEqual({ type: 'aborted', id, kept: false });
+    expect((await client.getFile(id)).state).toBe('aborted');
+    expect(await readdir(stateDir)).toEqual([]);
+  });
+
+  it('with keepOnAbort but resume: false deletes the upload on abort: nothing could resume it', async () => {
+    const file = await randomFile(path.join(dir, 'keep-unrecorded.bin'), 20 * MiB);
+    const events: UploadEvent[] = [];
+    const controller = new AbortController();
+
+    const run = uploadFile(client, file, {
+      resume: false,
+      keepOnAbort: true,
+      concurrency: 1,
+      signal: controller.signal,
+      onEvent: (e) => {
+        events.push(e);
+        if (e.type === 'part-uploaded') controller.abort();
+      },
+    });
+
+    await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+    const id = createdId(events);
+    expect(events).toContainEqual({ type: 'aborted', id, kept: false });
+    expect((await client.getFile(id)).state).toBe('aborted');
+  });
+
+  it('deletes the upload it just created when its resume record cannot be saved', async () => {
+    const file = await randomFile(path.join(dir, 'unsaved.bin'), 10 * MiB);
+    const notADir = path.join(dir, 'state-is-a-file');
+    await writeFile(notADir, 'x');
+
+    const run = uploadFile(client, file, {
+      stateDir: path.join(notADir, 'uploads'),
+      filename: 'unsaved-1.bin',
+    });
+
+    await expect(run).rejects.toMatchObject({ code: expect.stringMatching(/ENOTDIR|EEXIST/) });
+    const rows = await env.sql<{ state: string }>('SELECT state FROM citadel.files WHERE filename = $1', [
+      'unsaved-1.bin',
+    ]);
+    expect(rows).toEqual([{ state: 'aborted' }]);
+  });
+
+  it('starts over when the recorded upload declared other fields than this call (a SHA-256 now)', async () => {
+    const file = await randomFile(path.join(dir, 'redeclared.bin'), 20 * MiB);
+    const stateDir = path.join(dir, 'state-redeclared');
+    const controller = new AbortController();
+    let first = '';
+    await expect(
+      uploadFile(client, file, {
+        concurrency: 1,
+        stateDir,
+        keepOnAbort: true,
+        signal: controller.signal,
+        onEvent: (e) => {
+          if (e.type === 'created') first = e.id;
+          if (e.type === 'part-uploaded') controller.abort();
+        },
+      }),
+    ).rejects.toMatchObject({ name: 'AbortError' });
+    const events: UploadEvent[] = [];
+
+    const result = await uploadFile(client, file, {
+      stateDir,
+      sha256: true,
+      waitForScan: true,
+      onEvent: (e) => events.push(e),
+    });
+
+    expect(events[0]).toEqual({
+      type: 'restarted',
+      previousId: first,
+      reason: `upload ${first} does not match: it declared no SHA-256, and this upload declares one`,
+    });
+    expect(result.id).not.toBe(first);
+    expect(result.resumed).toBe(false);
+    expect(result.file.sha256).toBe(await sha256Of(file));
+    expect((await client.getFile(first)).state).toBe('aborted');
+    expect(await readdir(stateDir)).toEqual([]);
+  });
+
+  it("aborting while hashing rejects with the caller's reason, before any upload is created", async () => {
+    const file = await randomFile(path.join(dir, 'hashing.bin'), 20 * MiB);
+    const reason = new Error('stopped by the test');
+    const events: UploadEvent[] = [];
+
+    const handle = startUpload(client, file, {
+      sha256: true,
+      resume: false,
+      onEvent: (e) => {
+        events.push(e);
+        if (e.type === 'hashing') handle.abort(reason);
+      },
+    });
+
+    await expect(handle.done).rejects.toBe(reason);
+    expect(events.map((e) => e.type)).toEqual(['hashing']);
   });
 });
 
