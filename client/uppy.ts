@@ -35,6 +35,7 @@ import {
   type SignUploadRequestInput,
   type TokenSource,
 } from './client';
+import { normalizeMediaType } from './media-type';
 
 /** What Uppy asks `signRequest` to sign (`@uppy/aws-s3`'s `PresignableRequest`). */
 export interface UppySigningRequest {
@@ -166,12 +167,6 @@ const memoryOf = new WeakMap<CitadelUppyOptions, () => UppyHelperMemory>();
 /** @internal What the helper behind `options` remembers; for tests. */
 export const uppyHelperMemory = (options: CitadelUppyOptions): UppyHelperMemory | undefined =>
   memoryOf.get(options)?.();
-
-/** A media type the API accepts: lower case, without parameters (`Text/Plain; charset=x` → `text/plain`). */
-const normalizeType = (type: string | undefined, fallback: string): string => {
-  const bare = (type ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  return /^[a-z]+\/[a-z0-9.+-]+$/.test(bare) ? bare : fallback;
-};
 
 /**
  * The `@uppy/aws-s3` options for a Citadel API at `apiUrl`.
@@ -392,7 +387,7 @@ export function citadelUppyOptions(
         declaration: {
           filename: file.name || 'upload',
           size: file.size ?? 0,
-          contentType: normalizeType(file.type, fallbackType),
+          contentType: normalizeMediaType(file.type) ?? fallbackType,
         },
         keepUntil: retainAfter(0, now()),
       });
