@@ -10,13 +10,7 @@
 import { setMaxListeners } from 'node:events';
 import { stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import {
-  MAX_PARTS_PER_CALL,
-  PART_URL_SECONDS,
-  partBytes,
-  partCountFor,
-  partSizeFor,
-} from '../contract/api/uploads';
+import { MAX_PARTS_PER_CALL, partBytes, partCountFor, partSizeFor } from '../contract/api/uploads';
 import type { ApiFile, CitadelClient } from './client';
 import {
   CitadelProblemError,
@@ -25,6 +19,7 @@ import {
   StorageRequestError,
   UploadGoneError,
 } from './errors';
+import { PartUrlCache } from './part-url-cache';
 import { type FileIdentity, type ResumeRecord, ResumeStore } from './resume-state';
 import { backoffDelay, sleep } from './retry';
 import {
@@ -187,75 +182,8 @@ export interface UploadFileResult {
   readonly seconds: number;
 }
 
-/** Re-sign a cached URL this long before it expires. */
-const EXPIRY_MARGIN_MS = 60_000;
 const MAX_RESIGNS_PER_PART = 3;
 const MAX_RESTARTS = 2;
-
-interface SignedUrl {
-  readonly url: string;
-  readonly size: number;
-  readonly expires: number;
-}
-
-/** Signs part URLs ahead of use in batches, caches them by part number until shortly before they expire. */
-class PartSigner {
-  private readonly cache = new Map<number, SignedUrl>();
-  private readonly inflight = new Map<number, Promise<void>>();
-
-  constructor(
-    private readonly client: CitadelClient,
-    private readonly id: string,
-    private readonly batchSize: number,
-    /** Parts not yet started, in the order the workers will take them. */
-    private readonly upcoming: () => readonly number[],
-    private readonly signal: AbortSignal,
-    private readonly onSigned: (partNumbers: readonly number[]) => void,
-  ) {}
-
-  private valid(n: number): SignedUrl | undefined {
-    const hit = this.cache.get(n);
-    return hit && hit.expires - EXPIRY_MARGIN_MS > Date.now() ? hit : undefined;
-  }
-
-  async get(n: number): Promise<SignedUrl> {
-    for (let round = 0; round < 4; round++) {
-      const hit = this.valid(n);
-      if (hit) return hit;
-      const pending = this.inflight.get(n);
-      if (pending) {
-        await pending;
-        continue;
-      }
-      const batch = [n];
-      for (const m of this.upcoming()) {
-        if (batch.length >= this.batchSize) break;
-        if (m !== n && !this.inflight.has(m) && !this.valid(m)) batch.push(m);
-      }
-      const call = this.sign(batch);
-      for (const m of batch) this.inflight.set(m, call);
-      try {
-        await call;
-      } finally {
-        for (const m of batch) if (this.inflight.get(m) === call) this.inflight.delete(m);
-      }
-    }
-    throw new Error(`could not obtain a usable URL for part ${n}`);
-  }
-
-  invalidate(n: number): void {
-    this.cache.delete(n);
-  }
-
-  private async sign(partNumbers: number[]): Promise<void> {
-    const asked = Date.now();
-    const signed = await this.client.signParts(this.id, partNumbers, { signal: this.signal });
-    // Trust the server's expiry, but never beyond what URLs can live measured on our own clock.
-    const expires = Math.min(Date.parse(signed.expiresAt), asked + PART_URL_SECONDS * 1000);
-    for (const p of signed.parts) this.cache.set(p.partNumber, { url: p.url, size: p.size, expires });
-    this.onSigned(partNumbers);
-  }
-}
 
 interface Session {
   readonly id: string;
@@ -658,15 +586,15 @@ async function transfer(
     userSignal.addEventListener('abort', forward, { once: true });
     if (userSignal.aborted) forward();
     let next = 0;
-    const signer = new PartSigner(
-      client,
-      s.id,
-      options.signBatchSize ??
+    const signer = new PartUrlCache({
+      sign: (partNumbers) => client.signParts(s.id, partNumbers, { signal: inner.signal }),
+      // Parts not yet started, in the order the workers will take them.
+      ahead: () => parts.slice(next),
+      batchSize:
+        options.signBatchSize ??
         Math.min(MAX_PARTS_PER_CALL, Math.max(concurrency * 2, Math.ceil(1024 ** 3 / s.partSize))),
-      () => parts.slice(next),
-      inner.signal,
-      (partNumbers) => emit({ type: 'signed', id: s.id, partNumbers }),
-    );
+      onSigned: (partNumbers) => emit({ type: 'signed', id: s.id, partNumbers }),
+    });
     const { progress } = s;
 
     /** Sends part `n` from the worker's buffer `slot`; its bytes are read once, retries re-send them. */

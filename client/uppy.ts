@@ -21,13 +21,7 @@
  *
  * Browser-safe: no Node built-ins.
  */
-import {
-  MAX_SIGN_BATCH,
-  MIN_PART_BYTES,
-  PART_URL_SECONDS,
-  partCountFor,
-  partSizeFor,
-} from '../contract/api/uploads';
+import { MAX_SIGN_BATCH, MIN_PART_BYTES, partCountFor, partSizeFor } from '../contract/api/uploads';
 import {
   CitadelClient,
   type CitadelClientOptions,
@@ -36,6 +30,7 @@ import {
   type TokenSource,
 } from './client';
 import { normalizeMediaType } from './media-type';
+import { EXPIRY_MARGIN_MS, PartUrlCache, type SignedPartUrl } from './part-url-cache';
 
 /** What Uppy asks `signRequest` to sign (`@uppy/aws-s3`'s `PresignableRequest`). */
 export interface UppySigningRequest {
@@ -104,8 +99,6 @@ export interface CitadelUppyOptions {
 export const fileIdFromKey = (key: string): string => key.slice(key.lastIndexOf('/') + 1);
 
 const PENDING_PREFIX = 'citadel-pending/';
-/** A cached URL this close to expiry is signed again rather than handed out. */
-const EXPIRY_MARGIN_MS = 60_000;
 const DEFAULT_BATCH = 32;
 /**
  * How long past the expiry of the last URL signed for it (or its last use) the helper remembers a file or
@@ -133,12 +126,6 @@ interface Placeholder {
   keepUntil: number;
 }
 
-interface CachedUrl {
-  readonly url: string;
-  readonly headers: Record<string, string>;
-  readonly expires: number;
-}
-
 /** One multipart upload in progress: its part URLs and how many parts it has. */
 interface Session {
   /** The key `generateObjectKey` gave, when this helper created the upload. */
@@ -146,8 +133,8 @@ interface Session {
   /** `undefined` until learned (an upload this helper did not create: resumed after a page reload). */
   partCount: number | undefined;
   learning?: Promise<void>;
-  readonly urls: Map<number, CachedUrl>;
-  readonly inflight: Map<number, Promise<Map<number, CachedUrl>>>;
+  /** Its part URLs; made on first use, once S3's upload id is known. */
+  urls?: PartUrlCache<SignedPartUrl>;
   /** Forgotten after this moment (unless signing is in flight). */
   keepUntil: number;
 }
@@ -228,7 +215,7 @@ export function citadelUppyOptions(
       if (p.keepUntil <= t && (p.signed === undefined || p.signedExpires !== undefined))
         placeholders.delete(key);
     }
-    for (const [id, s] of sessions) if (s.keepUntil <= t && s.inflight.size === 0) sessions.delete(id);
+    for (const [id, s] of sessions) if (s.keepUntil <= t && !s.urls?.signing) sessions.delete(id);
   };
 
   /** `create` or `put` for a placeholder key: declares the file; the server's key replaces the placeholder. */
@@ -264,8 +251,6 @@ export function citadelUppyOptions(
           sessions.set(`${signed.key} `, {
             placeholder: key,
             partCount: partCountFor(declaration.size, partSizeFor(declaration.size)),
-            urls: new Map(),
-            inflight: new Map(),
             keepUntil: retainAfter(0, expires),
           });
         }
@@ -301,38 +286,39 @@ export function citadelUppyOptions(
   };
 
   /** The session of `key` + `uploadId`; one created for `key` before S3 returned the upload id is adopted. */
-  const sessionOf = (key: string, uploadId: string): Session => {
+  const sessionOf = (key: string, uploadId: string) => {
     const id = `${key} ${uploadId}`;
-    let session = sessions.get(id);
-    if (!session) {
+    let s = sessions.get(id);
+    if (!s) {
       const created = sessions.get(`${key} `);
       sessions.delete(`${key} `);
-      session = created ?? { partCount: undefined, urls: new Map(), inflight: new Map(), keepUntil: 0 };
-      sessions.set(id, session);
+      s = created ?? { partCount: undefined, keepUntil: 0 };
+      sessions.set(id, s);
     }
+    const session = s;
     session.keepUntil = retainAfter(session.keepUntil, now());
-    return session;
-  };
-
-  const valid = (s: Session, n: number): CachedUrl | undefined => {
-    const hit = s.urls.get(n);
-    return hit && hit.expires - EXPIRY_MARGIN_MS > now() ? hit : undefined;
-  };
-
-  /** Signs `partNumbers` in one call and caches them; returns what was signed, fresh. */
-  const signBatch = async (s: Session, key: string, uploadId: string, partNumbers: number[]) => {
-    const asked = now();
-    const signed = await sign({ operation: 'parts', key, uploadId, partNumbers });
-    // Trust the server's expiry, but never beyond what a URL can live measured on this clock.
-    const expires = Math.min(Date.parse(signed.expiresAt), asked + PART_URL_SECONDS * 1000);
-    const fresh = new Map<number, CachedUrl>();
-    for (const p of signed.parts ?? [{ partNumber: partNumbers[0] as number, url: signed.url }]) {
-      const entry = { url: p.url, headers: { ...signed.headers }, expires };
-      fresh.set(p.partNumber, entry);
-      s.urls.set(p.partNumber, entry);
-    }
-    s.keepUntil = retainAfter(s.keepUntil, expires);
-    return fresh;
+    session.urls ??= new PartUrlCache<SignedPartUrl>({
+      sign: async (partNumbers) => {
+        const signed = await sign({ operation: 'parts', key, uploadId, partNumbers });
+        return {
+          ...signed,
+          parts: signed.parts ?? [{ partNumber: partNumbers[0] as number, url: signed.url }],
+        };
+      },
+      // Uppy sends a file's parts in order: sign this one and the next ones (not yet signed) in one call.
+      ahead: (n) => {
+        const last = session.partCount === undefined ? n : Math.min(session.partCount, n + batchSize - 1);
+        return Array.from({ length: last - n }, (_, i) => n + 1 + i);
+      },
+      batchSize,
+      now,
+      // Just signed: used even if the server's clock says it expires within the margin.
+      acceptJustSigned: true,
+      onSigned: (_, expires) => {
+        session.keepUntil = retainAfter(session.keepUntil, expires);
+      },
+    });
+    return { session, urls: session.urls };
   };
 
   /** How many parts an upload this helper did not create has (asked once, after signing proved ownership). */
@@ -349,31 +335,9 @@ export function citadelUppyOptions(
   };
 
   const signPart = async (key: string, uploadId: string, n: number): Promise<UppyPresigned> => {
-    const s = sessionOf(key, uploadId);
-    const hit = valid(s, n);
-    if (hit) return { url: hit.url, headers: { ...hit.headers } };
-    const pending = s.inflight.get(n);
-    if (pending) {
-      // Part n is in a batch being signed (Uppy retried or resumed meanwhile): use that answer.
-      const got = (await pending).get(n);
-      if (got) return { url: got.url, headers: { ...got.headers } };
-    }
-    // Uppy sends a file's parts in order: sign this one and the next ones (not yet signed) in one call.
-    const last = s.partCount === undefined ? n : Math.min(s.partCount, n + batchSize - 1);
-    const batch = [n];
-    for (let m = n + 1; m <= last; m++) if (!valid(s, m) && !s.inflight.has(m)) batch.push(m);
-    const call = signBatch(s, key, uploadId, batch);
-    for (const m of batch) s.inflight.set(m, call);
-    let fresh: Map<number, CachedUrl>;
-    try {
-      fresh = await call;
-    } finally {
-      for (const m of batch) if (s.inflight.get(m) === call) s.inflight.delete(m);
-    }
-    if (s.partCount === undefined) await learnPartCount(s, key);
-    // Just signed: used even if the server's clock says it expires within the margin.
-    const got = fresh.get(n);
-    if (!got) throw new Error(`The API did not sign part ${n} of ${key}.`);
+    const { session, urls } = sessionOf(key, uploadId);
+    const got = await urls.get(n);
+    if (session.partCount === undefined) await learnPartCount(session, key);
     return { url: got.url, headers: { ...got.headers } };
   };
 
