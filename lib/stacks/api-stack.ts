@@ -328,32 +328,61 @@ export class ApiStack extends CitadelStack {
 
   /** Every 15 minutes, disables rotated keys whose overlap window has closed. */
   private addKeyExpiryJob(): void {
-    const { data } = this.props;
-    const deadLetters = new sqs.Queue(this, 'KeyExpiryDeadLetters', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: data.key,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(
-      deadLetters,
-      ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'],
-      'This queue is itself the dead-letter queue of the key-expiry job; it has no further DLQ.',
-    );
-    const fn = this.vpcFunction('ExpireApiKeys', {
+    this.addScheduledJob({
+      id: 'ExpireApiKeys',
+      deadLettersId: 'KeyExpiryDeadLetters',
       entry: 'lambda/admin/expire-api-keys.ts',
       serviceName: 'citadel-expire-api-keys',
       description: 'Disables rotated API keys when their overlap window closes',
       timeout: Duration.minutes(2),
+      needs: ['database', 'api-keys'],
+      every: Duration.minutes(15),
+    });
+  }
+
+  /** A dead-letter queue for `what`, encrypted with the data key; it is the end of the line, so no DLQ of its own. */
+  private deadLetterQueue(id: string, what: string): sqs.Queue {
+    const queue = new sqs.Queue(this, id, {
+      encryption: sqs.QueueEncryption.KMS,
+      encryptionMasterKey: this.props.data.key,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    acknowledge(
+      queue,
+      ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'],
+      `This queue is itself the dead-letter queue of ${what}; it has no further DLQ.`,
+    );
+    return queue;
+  }
+
+  /** A job in the VPC run on a schedule, retried twice, with a dead-letter queue for the schedule and the function. */
+  private addScheduledJob(job: {
+    id: string;
+    deadLettersId: string;
+    entry: string;
+    serviceName: string;
+    description: string;
+    timeout: Duration;
+    needs: RouteDefinition['needs'];
+    every: Duration;
+  }): CitadelFunction {
+    const deadLetters = this.deadLetterQueue(job.deadLettersId, `the ${job.serviceName} job`);
+    const fn = this.vpcFunction(job.id, {
+      entry: job.entry,
+      serviceName: job.serviceName,
+      description: job.description,
+      timeout: job.timeout,
       invocation: 'async',
       deadLetterQueue: deadLetters,
     });
-    this.grantNeeds({ needs: ['database', 'api-keys'] }, fn);
-    new events.Rule(this, 'ExpireApiKeysSchedule', {
-      description: 'Disable API keys whose rotation overlap has ended',
-      schedule: events.Schedule.rate(Duration.minutes(15)),
+    this.grantNeeds({ needs: job.needs }, fn);
+    new events.Rule(this, `${job.id}Schedule`, {
+      description: job.description,
+      schedule: events.Schedule.rate(job.every),
       targets: [new targets.LambdaFunction(fn, { deadLetterQueue: deadLetters, retryAttempts: 2 })],
     });
+    return fn;
   }
 
   /**
@@ -362,19 +391,9 @@ export class ApiStack extends CitadelStack {
    * unscanned objects; imported mutable, so its log and database grants are written here without a cycle.
    */
   private addScanPipeline(): CitadelFunction {
-    const { data, storage } = this.props;
+    const { storage } = this.props;
     const { uploads } = storage;
-    const deadLetters = new sqs.Queue(this, 'ScanDeadLetters', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: data.key,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(
-      deadLetters,
-      ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'],
-      'This queue is itself the dead-letter queue of the scan pipeline; it has no further DLQ.',
-    );
+    const deadLetters = this.deadLetterQueue('ScanDeadLetters', 'the scan pipeline');
     const role = iam.Role.fromRoleArn(this, 'ScanRole', uploads.scanRole.roleArn, { mutable: true });
     const fn = this.vpcFunction('ScanPipeline', {
       entry: 'lambda/scan/handler.ts',
@@ -406,34 +425,18 @@ export class ApiStack extends CitadelStack {
     return fn;
   }
 
-  /** Hourly, marks uploads left unfinished past their lifetime as aborted (and aborts what S3 still holds). */
+  /** Hourly, fails uploads left unfinished past their lifetime (and aborts what S3 still holds of them). */
   private addUploadExpiryJob(): void {
-    const { data } = this.props;
-    const deadLetters = new sqs.Queue(this, 'UploadExpiryDeadLetters', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: data.key,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(
-      deadLetters,
-      ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'],
-      'This queue is itself the dead-letter queue of the upload-expiry job; it has no further DLQ.',
-    );
-    const fn = this.vpcFunction('ExpireUploads', {
+    this.addScheduledJob({
+      id: 'ExpireUploads',
+      deadLettersId: 'UploadExpiryDeadLetters',
       entry: 'lambda/uploads/expire-uploads.ts',
       serviceName: 'citadel-expire-uploads',
-      description: 'Marks uploads not completed within their lifetime as aborted',
+      description: 'Fails uploads not completed within their lifetime',
       timeout: Duration.minutes(5),
-      invocation: 'async',
-      deadLetterQueue: deadLetters,
-    });
-    // It aborts what S3 still holds of an expired upload, then lists to see whether it was completed after all.
-    this.grantNeeds({ needs: ['database', 'uploads:abort', 'uploads:list'] }, fn);
-    new events.Rule(this, 'ExpireUploadsSchedule', {
-      description: 'Abort uploads left unfinished past their lifetime',
-      schedule: events.Schedule.rate(Duration.hours(1)),
-      targets: [new targets.LambdaFunction(fn, { deadLetterQueue: deadLetters, retryAttempts: 2 })],
+      // It aborts what S3 still holds of an expired upload, then lists to see whether it was completed after all.
+      needs: ['database', 'uploads:abort', 'uploads:list'],
+      every: Duration.hours(1),
     });
   }
 }
