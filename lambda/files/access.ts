@@ -2,6 +2,7 @@ import { roleSatisfies } from '../../contract/roles';
 import { recordDenial } from '../shared/audit';
 import type { Principal } from '../shared/auth';
 import { NotFoundError } from '../shared/errors';
+import { type FileRow, findFile } from './repository';
 
 /** Managers and admins may see (and download) anyone's files; everyone else only their own. */
 export const canReadAnyFile = (p: Principal): boolean =>
@@ -11,28 +12,30 @@ export const canReadAnyFile = (p: Principal): boolean =>
 export const canDeleteAnyFile = (p: Principal): boolean =>
   p.kind === 'user' && roleSatisfies(p.role, 'admin');
 
-export interface AccessCheck {
+/** Who asks, as the audit trail records a refusal. */
+export interface Requester {
   readonly principal: Principal;
-  readonly ownerId: string;
-  readonly fileId: string;
-  readonly action: string;
   readonly requestId: string;
   readonly sourceIp: string;
-  readonly allowAnyone: (p: Principal) => boolean;
 }
 
 /**
- * Lets the owner (or a role allowed on anyone's files) through. Everyone else gets the same 404 as for
- * a file that does not exist, so ids cannot be probed, and the attempt is audited as denied.
+ * The file `id` if `requester` may act on it: its owner, or a role `allowAnyone` lets through. A missing
+ * file and someone else's are the same 404, so ids cannot be probed; the latter is audited as denied.
  */
-export async function assertFileAccess(check: AccessCheck): Promise<void> {
-  if (check.ownerId === check.principal.id || check.allowAnyone(check.principal)) return;
+export async function accessibleFile(
+  requester: Requester,
+  id: string,
+  action: string,
+  allowAnyone: (p: Principal) => boolean,
+): Promise<FileRow> {
+  const row = await findFile(id);
+  if (!row) throw new NotFoundError('No such file.');
+  if (row.owner_id === requester.principal.id || allowAnyone(requester.principal)) return row;
   await recordDenial({
-    principal: check.principal,
-    action: check.action,
-    target: `file:${check.fileId}`,
-    requestId: check.requestId,
-    sourceIp: check.sourceIp,
+    ...requester,
+    action,
+    target: `file:${id}`,
     details: { reason: 'not the owner' },
   });
   throw new NotFoundError('No such file.');

@@ -5,7 +5,7 @@ import { NotFoundError } from '../shared/errors';
 import { defineHandler } from '../shared/handler';
 import { metrics } from '../shared/powertools';
 import { abortMultipart, deleteObject } from '../uploads/multipart';
-import { assertFileAccess, canDeleteAnyFile } from './access';
+import { accessibleFile, canDeleteAnyFile } from './access';
 import { findFile, transitionFile } from './repository';
 
 /**
@@ -14,17 +14,12 @@ import { findFile, transitionFile } from './repository';
  * audit trail keeps its target; quarantined objects stay in quarantine for their retention period.
  */
 export const handler = defineHandler(deleteFile, async ({ params, principal, requestId, sourceIp }) => {
-  const existing = await findFile(params.id);
-  if (!existing) throw new NotFoundError('No such file.');
-  await assertFileAccess({
-    principal,
-    ownerId: existing.owner_id,
-    fileId: existing.id,
-    action: 'file.delete',
-    requestId,
-    sourceIp,
-    allowAnyone: canDeleteAnyFile,
-  });
+  const existing = await accessibleFile(
+    { principal, requestId, sourceIp },
+    params.id,
+    'file.delete',
+    canDeleteAnyFile,
+  );
   await transaction(async (tx) => {
     const row = await findFile(existing.id, tx, { lock: true });
     if (!row) throw new NotFoundError('No such file.');

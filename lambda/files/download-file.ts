@@ -1,12 +1,11 @@
 import { DOWNLOAD_URL_SECONDS, downloadFile } from '../../contract/api/uploads';
 import { recordAudit } from '../shared/audit';
-import { ConflictError, NotFoundError } from '../shared/errors';
+import { ConflictError } from '../shared/errors';
 import { defineHandler } from '../shared/handler';
 import { metrics } from '../shared/powertools';
 import { attachmentDisposition } from '../uploads/domain';
 import { presignDownload } from '../uploads/multipart';
-import { assertFileAccess, canReadAnyFile } from './access';
-import { findFile } from './repository';
+import { accessibleFile, canReadAnyFile } from './access';
 
 const WHY_NOT: Record<string, string> = {
   uploading: 'it is still uploading',
@@ -23,17 +22,12 @@ const WHY_NOT: Record<string, string> = {
  * the malware scan and the type check. Every link issued is audited.
  */
 export const handler = defineHandler(downloadFile, async ({ params, principal, requestId, sourceIp }) => {
-  const row = await findFile(params.id);
-  if (!row) throw new NotFoundError('No such file.');
-  await assertFileAccess({
-    principal,
-    ownerId: row.owner_id,
-    fileId: row.id,
-    action: 'file.download',
-    requestId,
-    sourceIp,
-    allowAnyone: canReadAnyFile,
-  });
+  const row = await accessibleFile(
+    { principal, requestId, sourceIp },
+    params.id,
+    'file.download',
+    canReadAnyFile,
+  );
   if (row.state !== 'clean') {
     const why = WHY_NOT[row.state] ?? `it is ${row.state}`;
     const reason = row.state === 'failed' && row.failure_reason ? ` (${row.failure_reason})` : '';

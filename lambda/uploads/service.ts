@@ -2,13 +2,13 @@
 import { randomUUID } from 'node:crypto';
 import type { ApiFile } from '../../contract/api/files';
 import { partBytes, partCountFor, partSizeFor, UPLOAD_LIFETIME_DAYS } from '../../contract/api/uploads';
-import { assertFileAccess } from '../files/access';
+import { accessibleFile } from '../files/access';
 import { type FileRow, findFile, toApiFile } from '../files/repository';
 import { type Actor, moveFile, uploadCompleted } from '../files/transitions';
 import { recordAudit } from '../shared/audit';
 import type { Principal } from '../shared/auth';
 import { transaction } from '../shared/db';
-import { BadRequestError, ConflictError, NotFoundError, ValidationError } from '../shared/errors';
+import { BadRequestError, ConflictError, ValidationError } from '../shared/errors';
 import { logger, metrics } from '../shared/powertools';
 import { checkDeclared, objectKey, sameEtag, sanitizeFilename } from './domain';
 import {
@@ -103,16 +103,7 @@ export async function startUpload(caller: Caller, declared: Declared, multipart 
 
 /** The caller's own upload: others' and unknown ids are the same 404 (others' audited as denied). */
 export async function ownedUpload(caller: Caller, id: string): Promise<FileRow> {
-  const row = await findFile(id);
-  if (!row) throw new NotFoundError('No such file.');
-  await assertFileAccess({
-    ...caller,
-    ownerId: row.owner_id,
-    fileId: id,
-    action: 'upload.access',
-    allowAnyone: () => false,
-  });
-  return row;
+  return accessibleFile(caller, id, 'upload.access', () => false);
 }
 
 export interface PartUrl {
