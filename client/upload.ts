@@ -931,5 +931,5 @@ export async function downloadFile(
 }
 
 /** A file name safe to create locally from a server-provided display name. */
-export const safeName = (name: string): string =>
+const safeName = (name: string): string =>
   basename(name.replace(/[\\/]/g, '_')).replace(/^\.+/, '_') || 'download';

@@ -38,7 +38,7 @@ function unavailable(service: string, error: unknown): unknown {
   return error;
 }
 
-export const cognitoClients: MachineClientDirectory = {
+const cognitoClients: MachineClientDirectory = {
   async create(name, scopes) {
     try {
       const { UserPoolClient } = await cognito.send(
@@ -96,14 +96,14 @@ async function control<T extends z.ZodType>(request: KeyControlRequest, reply: T
   return reply.parse(JSON.parse(text));
 }
 
-export const controlledApiKeys: ApiKeyIssuer = {
+const controlledApiKeys: ApiKeyIssuer = {
   create: (name, tier) => control({ action: 'create', name, tier }, keyCreated),
   disable: async (keyId) => {
     await control({ action: 'disable', keyId }, keyDisabled);
   },
 };
 
-export const cognitoMfa: MfaResetter = {
+const cognitoMfa: MfaResetter = {
   async reset(username) {
     const UserPoolId = env('CITADEL_USER_POOL_ID');
     try {

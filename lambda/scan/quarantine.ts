@@ -10,7 +10,7 @@ import {
 import { quarantineBucket, s3, uploadsBucket } from '../uploads/s3';
 
 /** CopyObject copies at most 5 GiB; larger objects are copied in 1 GiB ranges. */
-export const COPY_LIMITS = { single: 5 * 1024 ** 3, part: 1024 ** 3 };
+const COPY_LIMITS = { single: 5 * 1024 ** 3, part: 1024 ** 3 };
 
 const encryption = () => {
   const key = process.env.CITADEL_QUARANTINE_KEY_ARN;

@@ -34,7 +34,7 @@ export function sanitizeFilename(name: string): string {
 }
 
 /** The owner's key segment: the principal id when it is key-safe, otherwise a stable hash of it. */
-export const ownerSegment = (ownerId: string): string =>
+const ownerSegment = (ownerId: string): string =>
   /^[A-Za-z0-9._-]{1,128}$/.test(ownerId)
     ? ownerId
     : createHash('sha256').update(ownerId).digest('hex').slice(0, 40);

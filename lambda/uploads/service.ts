@@ -145,7 +145,7 @@ export function signParts(
 }
 
 /** The part list the declaration implies, checked against what S3 holds; returns what to complete with. */
-export function checkParts(
+function checkParts(
   row: FileRow,
   stored: readonly StoredPart[],
   clientEtags?: ReadonlyArray<{ partNumber: number; etag: string }>,

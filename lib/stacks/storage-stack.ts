@@ -13,7 +13,7 @@ export interface StorageStackProps {
 }
 
 /** Key prefix of uploads; `lambda/uploads/domain.ts#objectKey` generates `uploads/<owner>/<uuid>` under it. */
-export const UPLOAD_PREFIX = 'uploads/';
+const UPLOAD_PREFIX = 'uploads/';
 
 /**
  * Where uploaded bytes live: the KMS-encrypted uploads bucket (reads gated on GuardDuty's scan tag),
