@@ -646,7 +646,7 @@ export class ScannedUploadBucket extends Construct {
 /**
  * A resolved ARN reference written the way cdk-nag writes it in finding ids (its `flattenCfnReference`):
  * `<LogicalId.Arn>` for a reference in the same stack, the export name for `Fn::ImportValue`, and the
- * JSON of anything else (such as the `Fn::GetStackOutput` of a weak cross-stack reference).
+ * JSON of anything else.
  */
 function flattenReference(ref: unknown): string {
   if (typeof ref === 'string') return ref;

@@ -431,20 +431,14 @@ describe('Identity stack', () => {
   );
 
   describe('grants for the admin API', () => {
-    /** How the consumer stack refers to the user pool ARN: the Identity stack's output for it. */
+    /** How the consumer stack refers to the user pool ARN: the import of the Identity stack's export. */
     const poolArnReference = () => {
       const outputs = tpl('prod').findOutputs('*', {
         Value: { 'Fn::GetAtt': [userPoolLogicalId('prod'), 'Arn'] },
       });
-      const [outputName, ...others] = Object.keys(outputs);
+      const [output, ...others] = Object.values(outputs);
       expect(others).toHaveLength(0);
-      return {
-        'Fn::GetStackOutput': {
-          StackName: 'Citadel-prod-Identity',
-          Region: { Ref: 'AWS::Region' },
-          OutputName: outputName,
-        },
-      };
+      return { 'Fn::ImportValue': output?.Export.Name };
     };
 
     const statementsOf = (rolePrefix: string) => {
