@@ -20,23 +20,23 @@ const RUNS = Math.max(15, Number(values.runs));
 const ROOT = path.resolve(import.meta.dirname, '..');
 const OUT = path.join(ROOT, '.bench', 'bundles');
 
-/** Every module under lambda/ (except shared code) that exports a Lambda handler. */
+/** Every module under lambda/ (except shared code), at any depth, that exports a Lambda handler. */
 function handlerEntries(): string[] {
   const entries: string[] = [];
-  for (const dir of readdirSync(path.join(ROOT, 'lambda'))) {
-    if (dir === 'shared') continue;
-    const full = path.join(ROOT, 'lambda', dir);
-    if (!statSync(full).isDirectory()) continue;
-    for (const file of readdirSync(full)) {
-      const entry = path.join('lambda', dir, file);
-      if (
-        file.endsWith('.ts') &&
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(path.join(ROOT, dir))) {
+      const entry = path.join(dir, name);
+      if (entry === path.join('lambda', 'shared')) continue;
+      if (statSync(path.join(ROOT, entry)).isDirectory()) walk(entry);
+      else if (
+        name.endsWith('.ts') &&
         /^export const handler\b/m.test(readFileSync(path.join(ROOT, entry), 'utf8'))
       ) {
         entries.push(entry);
       }
     }
-  }
+  };
+  walk('lambda');
   return entries.sort();
 }
 

@@ -14,6 +14,7 @@ import { TIERS } from '../../contract/api/admin';
 import { HASH_BYTES_PER_SECOND, MAX_HASHED_BYTES } from '../../contract/api/uploads';
 import type { RouteDefinition } from '../../contract/route';
 import { routeList } from '../../contract/routes';
+import { CONTROL_FUNCTION_ENV, type ControlNeed } from '../../lambda/admin/control-protocol';
 import { acknowledge, inPacks } from '../compliance';
 import type { StageConfig } from '../config';
 import { CitadelFunction, type CitadelFunctionProps } from '../constructs/citadel-function';
@@ -43,8 +44,8 @@ const pascal = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
  * - the public API for people (browsers), CORS for the stage's origins, per-IP WAF limits;
  * - the machine API for client-credentials callers, every method metered by a usage-plan API key
  *   (basic / standard / premium tiers) and limited per key by WAF. Keys meter; Cognito authorizes.
- * Plus the API-key control function (outside the VPC: API Gateway's management API has no VPC endpoint)
- * and the job that disables rotated keys when their overlap window closes.
+ * Plus the admin API's control functions outside the VPC (API keys, Cognito app clients, MFA resets: APIs
+ * with no path from the VPC) and the job that disables rotated keys when their overlap window closes.
  */
 export class ApiStack extends CitadelStack {
   readonly api: apigw.RestApi;
@@ -54,7 +55,8 @@ export class ApiStack extends CitadelStack {
   readonly usagePlans: Readonly<Record<(typeof TIERS)[number], apigw.UsagePlan>>;
   /** Route handlers by operationId. */
   readonly functions: ReadonlyMap<string, CitadelFunction>;
-  readonly apiKeyControl: CitadelFunction;
+  /** The admin API's control functions outside the VPC, by the route need they serve. */
+  readonly controls = new Map<ControlNeed, CitadelFunction>();
   /** Receives GuardDuty's scan results and gives every upload its verdict. */
   readonly scanPipeline: CitadelFunction;
   private readonly props: ApiStackProps;
@@ -72,7 +74,6 @@ export class ApiStack extends CitadelStack {
         removalPolicy: logRemovalPolicy,
       });
 
-    this.apiKeyControl = this.addApiKeyControl();
     const functions = new Map<string, CitadelFunction>();
     for (const route of routeList) {
       const fn = this.vpcFunction(pascal(route.operationId), {
@@ -133,10 +134,6 @@ export class ApiStack extends CitadelStack {
         return [tier, plan];
       }),
     ) as ApiStack['usagePlans'];
-    this.apiKeyControl.addEnvironment(
-      'CITADEL_USAGE_PLANS',
-      this.toJsonString(Object.fromEntries(TIERS.map((t) => [t, this.usagePlans[t].usagePlanId]))),
-    );
     this.grantApiKeyManagement();
 
     const webAclCommon = {
@@ -215,13 +212,11 @@ export class ApiStack extends CitadelStack {
           for (const [key, value] of Object.entries(data.grantAppAccess(fn))) fn.addEnvironment(key, value);
           break;
         case 'cognito-clients':
-          identity.grantMachineClientAdmin(fn);
-          fn.addEnvironment('CITADEL_USER_POOL_ID', identity.userPool.userPoolId);
+          this.grantControl(fn, need);
           fn.addEnvironment('CITADEL_TOKEN_ENDPOINT', `${identity.domain.baseUrl()}/oauth2/token`);
           break;
         case 'cognito-mfa':
-          identity.grantMfaReset(fn);
-          fn.addEnvironment('CITADEL_USER_POOL_ID', identity.userPool.userPoolId);
+          this.grantControl(fn, need);
           break;
         case 'uploads:write':
           this.uploadsAccess(fn).grantWrite(fn);
@@ -241,18 +236,10 @@ export class ApiStack extends CitadelStack {
         case 'uploads:delete':
           this.uploadsAccess(fn).grantDelete(fn);
           break;
-        case 'api-keys': {
-          this.apiKeyControl.grantInvoke(fn);
-          const control = this.getLogicalId(this.apiKeyControl.node.defaultChild as lambda.CfnFunction);
-          acknowledge(
-            fn.role as iam.Role,
-            [`AwsSolutions-IAM5[Resource::<${control}.Arn>:*]`],
-            'grantInvoke also covers the versions and aliases of the one API-key control function (its ARN followed by :*).',
-          );
-          fn.addEnvironment('CITADEL_API_KEY_FUNCTION', this.apiKeyControl.functionArn);
+        case 'api-keys':
+          this.grantControl(fn, need);
           fn.addEnvironment('CITADEL_KEY_OVERLAP_HOURS', String(config.api.keyRotationOverlapHours));
           break;
-        }
       }
     }
   }
@@ -268,16 +255,53 @@ export class ApiStack extends CitadelStack {
     return uploads;
   }
 
+  /** What each control function does, for its description and service name (`lambda/admin/control-protocol.ts`). */
+  private static readonly CONTROLS: Record<ControlNeed, { id: string; entry: string; description: string }> =
+    {
+      'api-keys': {
+        id: 'ApiKeyControl',
+        entry: 'lambda/admin/control/api-keys.ts',
+        description: 'Creates and disables usage-plan API keys for the admin API',
+      },
+      'cognito-clients': {
+        id: 'AppClientControl',
+        entry: 'lambda/admin/control/app-clients.ts',
+        description: 'Creates and deletes Cognito app clients (client credentials) for the admin API',
+      },
+      'cognito-mfa': {
+        id: 'MfaControl',
+        entry: 'lambda/admin/control/mfa.ts',
+        description: "Resets a user's MFA and signs the user out everywhere, for the admin API",
+      },
+    };
+
   /**
-   * Creates and disables usage-plan API keys. It runs outside the VPC because API Gateway's management API
-   * has no VPC endpoint; the admin functions in the VPC invoke it through the Lambda endpoint.
+   * Lets `fn` invoke the control function for `need`, created on first use: a function outside the VPC holding
+   * that one capability, because neither API Gateway's management API nor Cognito's user-pool API (for a pool
+   * with a domain) can be reached from the VPC through an endpoint. VPC functions invoke it through the Lambda
+   * endpoint (or NAT).
    */
-  private addApiKeyControl(): CitadelFunction {
-    const { config, network } = this.props;
-    const fn = new CitadelFunction(this, 'ApiKeyControl', {
-      entry: 'lambda/admin/api-key-control.ts',
-      serviceName: 'citadel-api-key-control',
-      description: 'Creates and disables usage-plan API keys for the admin API',
+  private grantControl(fn: CitadelFunction, need: ControlNeed): void {
+    const control = this.controlFunction(need);
+    control.grantInvoke(fn);
+    const logicalId = this.getLogicalId(control.node.defaultChild as lambda.CfnFunction);
+    acknowledge(
+      fn.role as iam.Role,
+      [`AwsSolutions-IAM5[Resource::<${logicalId}.Arn>:*]`],
+      'grantInvoke also covers the versions and aliases of the one control function (its ARN followed by :*).',
+    );
+    fn.addEnvironment(CONTROL_FUNCTION_ENV[need], control.functionArn);
+  }
+
+  private controlFunction(need: ControlNeed): CitadelFunction {
+    const existing = this.controls.get(need);
+    if (existing) return existing;
+    const { config, network, identity } = this.props;
+    const spec = ApiStack.CONTROLS[need];
+    const fn = new CitadelFunction(this, spec.id, {
+      entry: spec.entry,
+      serviceName: `citadel-${need}-control`,
+      description: spec.description,
       logsKey: network.logsKey,
       logRetention: config.observability.logRetentionDays,
       logRemovalPolicy: config.protectData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
@@ -289,25 +313,35 @@ export class ApiStack extends CitadelStack {
     acknowledge(
       fn,
       inPacks('LambdaInsideVPC', 'NIST.800.53.R5', 'HIPAA.Security'),
-      "API Gateway's management API (API keys, usage plans) has no VPC endpoint; this function only calls it and is invoked by the admin functions, never by clients.",
+      'Its AWS API has no path from the VPC (API Gateway management has no endpoint; a user pool with a domain refuses PrivateLink); it calls only that API and is invoked by the admin functions, never by clients.',
     );
+    if (need === 'cognito-clients') identity.grantMachineClientAdmin(fn);
+    if (need === 'cognito-mfa') identity.grantMfaReset(fn);
+    if (need !== 'api-keys') fn.addEnvironment('CITADEL_USER_POOL_ID', identity.userPool.userPoolId);
+    this.controls.set(need, fn);
     return fn;
   }
 
-  /** Exactly the API Gateway management calls the control function makes, on this API's plans and keys. */
+  /** Exactly the API Gateway management calls the API-key control function makes, on this API's plans and keys. */
   private grantApiKeyManagement(): void {
+    const control = this.controls.get('api-keys');
+    if (!control) return;
+    control.addEnvironment(
+      'CITADEL_USAGE_PLANS',
+      this.toJsonString(Object.fromEntries(TIERS.map((t) => [t, this.usagePlans[t].usagePlanId]))),
+    );
     const apiKeys = this.formatArn({ service: 'apigateway', account: '', resource: '/apikeys' });
     // API Gateway management has no L2 grant for API keys and usage-plan keys: the statements are written here.
-    this.apiKeyControl.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['apigateway:POST'], resources: [apiKeys] }),
-    );
-    this.apiKeyControl.addToRolePolicy(
+    // CreateApiKey is POST /apikeys; UpdateApiKey PATCH and DeleteApiKey (undoing a key that could not join its
+    // plan) DELETE /apikeys/{id}; CreateUsagePlanKey POST /usageplans/{id}/keys.
+    control.addToRolePolicy(new iam.PolicyStatement({ actions: ['apigateway:POST'], resources: [apiKeys] }));
+    control.addToRolePolicy(
       new iam.PolicyStatement({
-        actions: ['apigateway:PATCH', 'apigateway:GET'],
+        actions: ['apigateway:PATCH', 'apigateway:DELETE'],
         resources: [`${apiKeys}/*`],
       }),
     );
-    this.apiKeyControl.addToRolePolicy(
+    control.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['apigateway:POST'],
         resources: TIERS.map((t) =>
@@ -320,9 +354,9 @@ export class ApiStack extends CitadelStack {
       }),
     );
     acknowledge(
-      this.apiKeyControl.role as iam.Role,
+      control.role as iam.Role,
       ['AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:apigateway:<AWS::Region>::/apikeys/*]'],
-      'Keys are created at run time, so their ids are unknown at deploy; the grant is limited to reading and enabling/disabling keys of this region.',
+      'Keys are created at run time, so their ids are unknown at deploy; the grant is limited to enabling/disabling and deleting keys of this region.',
     );
   }
 

@@ -9,6 +9,30 @@ export interface NetworkStackProps {
   readonly config: StageConfig;
 }
 
+/**
+ * The interface endpoints of `endpoints` mode: exactly the AWS APIs that functions in the VPC call (the
+ * reachability test checks every declared call against them). Everything else is called from outside the VPC:
+ * Cognito's user-pool API cannot be reached through its endpoint by a pool with a domain, and API Gateway's
+ * management API has none, so those calls go through control functions the VPC functions invoke via Lambda.
+ */
+export function interfaceEndpointServices(
+  config: StageConfig,
+): Array<[string, ec2.InterfaceVpcEndpointAwsService]> {
+  const services: Array<[string, ec2.InterfaceVpcEndpointAwsService]> = [
+    // The rotation functions and the migration trigger read and write the database secrets.
+    ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
+    // The admin functions invoke the control functions.
+    ['Lambda', ec2.InterfaceVpcEndpointAwsService.LAMBDA],
+  ];
+  if (config.observability.tracing) services.push(['XRay', ec2.InterfaceVpcEndpointAwsService.XRAY]);
+  if (config.database.restoreTesting) {
+    // The restore-test validator describes the restored instance and reports its verdict to AWS Backup.
+    services.push(['Rds', ec2.InterfaceVpcEndpointAwsService.RDS]);
+    services.push(['Backup', ec2.InterfaceVpcEndpointAwsService.BACKUP]);
+  }
+  return services;
+}
+
 /** Subnet group names: later stacks select subnets by these. */
 export const SUBNETS = { public: 'Public', app: 'App', data: 'Data' } as const;
 
@@ -31,7 +55,7 @@ export class NetworkStack extends CitadelStack {
 
   constructor(scope: Construct, props: NetworkStackProps) {
     super(scope, 'Network', { config: props.config, stateful: true });
-    const { network, observability, protectData } = props.config;
+    const { network, protectData } = props.config;
     const isolated = network.egress === 'endpoints';
 
     this.logsKey = new LogsKey(this, 'LogsKey', { purpose: 'platform logs' }).key;
@@ -128,13 +152,7 @@ export class NetworkStack extends CitadelStack {
         ec2.Port.tcp(443),
         'HTTPS from Citadel Lambdas',
       );
-      // Only the AWS APIs the Lambdas call get an interface endpoint.
-      const services: Array<[string, ec2.InterfaceVpcEndpointAwsService]> = [
-        ['SecretsManager', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
-        ['CognitoIdp', ec2.InterfaceVpcEndpointAwsService.COGNITO_IDP],
-        ['Lambda', ec2.InterfaceVpcEndpointAwsService.LAMBDA],
-      ];
-      if (observability.tracing) services.push(['XRay', ec2.InterfaceVpcEndpointAwsService.XRAY]);
+      const services = interfaceEndpointServices(props.config);
       for (const [name, service] of services) {
         endpoints.set(
           name,

@@ -65,8 +65,9 @@ describe('Api stack', () => {
         Integration: Match.objectLike({ Type: 'AWS_PROXY' }),
       });
     }
-    // One per route, plus the API-key control function, the key- and upload-expiry jobs and the scan pipeline.
-    dev.resourceCountIs('AWS::Lambda::Function', routeList.length + 4);
+    // One per route, plus three control functions (API keys, app clients, MFA), the key- and upload-expiry jobs
+    // and the scan pipeline.
+    dev.resourceCountIs('AWS::Lambda::Function', routeList.length + 6);
   });
 
   it('answers undeclared methods with a 405 problem from a mock, not a Lambda', () => {
@@ -272,15 +273,26 @@ describe('Api stack', () => {
     });
   });
 
-  it('runs the API-key control function outside the VPC with only the key and usage-plan calls it makes', () => {
-    const control = Object.entries(dev.findResources('AWS::Lambda::Function')).find(([id]) =>
-      id.startsWith('ApiKeyControl'),
+  it.each([
+    ['ApiKeyControl', ['apigateway:POST', 'apigateway:PATCH', 'apigateway:DELETE']],
+    ['AppClientControl', ['cognito-idp:CreateUserPoolClient', 'cognito-idp:DeleteUserPoolClient']],
+    ['MfaControl', ['cognito-idp:AdminSetUserMFAPreference', 'cognito-idp:AdminUserGlobalSignOut']],
+  ])('runs %s outside the VPC, holding only its own AWS calls', (prefix, actions) => {
+    const [id, control] = Object.entries(dev.findResources('AWS::Lambda::Function')).find(([key]) =>
+      key.startsWith(prefix),
+    ) as [string, { Properties: Record<string, unknown> }];
+    expect(control.Properties.VpcConfig).toBeUndefined();
+    const [roleId] = (control.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'];
+    const own = Object.values(dev.findResources('AWS::IAM::Policy')).filter((p) =>
+      (p.Properties.Roles as Array<{ Ref?: string }>).some((r) => r.Ref === roleId),
     );
-    expect(control?.[1].Properties.VpcConfig).toBeUndefined();
-    const policies = JSON.stringify(dev.findResources('AWS::IAM::Policy'));
-    expect(policies).toContain('apigateway:POST');
-    expect(policies).toContain('/usageplans/');
-    expect(policies).not.toMatch(/"apigateway:\*"/);
+    expect(own).toHaveLength(1);
+    const granted = JSON.stringify(own);
+    for (const action of actions) expect(granted).toContain(action);
+    const others = ['apigateway:', 'cognito-idp:'].filter((svc) => !actions[0]?.startsWith(svc));
+    for (const svc of others) expect(granted).not.toContain(svc);
+    expect(granted).not.toMatch(/"(apigateway|cognito-idp):\*"/);
+    expect(id).toMatch(new RegExp(`^${prefix}`));
   });
 
   it('carries CORS on API Gateway errors when the stage has one origin, never a wildcard', () => {

@@ -85,7 +85,7 @@ describe('Network stack', () => {
     const services = Object.values(
       t.findResources('AWS::EC2::VPCEndpoint', { Properties: { VpcEndpointType: 'Interface' } }),
     ).map((r) => JSON.stringify(r.Properties.ServiceName).match(/\.([a-z-]+)"\]\]\}$/)?.[1]);
-    expect(services.sort()).toEqual(['cognito-idp', 'lambda', 'secretsmanager', 'xray']);
+    expect(services.sort()).toEqual(['backup', 'lambda', 'rds', 'secretsmanager', 'xray']);
     t.hasResourceProperties('AWS::EC2::VPCEndpoint', {
       VpcEndpointType: 'Interface',
       PrivateDnsEnabled: true,

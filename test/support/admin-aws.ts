@@ -1,8 +1,10 @@
 /**
  * In-memory AWS for the admin API's tests, plugged into the SDK with aws-sdk-client-mock: the Cognito user
- * pool's app clients and users, and the API-key control function behind `LambdaClient` Invoke.
+ * pool's app clients and users, and the control functions behind `LambdaClient` Invoke.
  *
- * The control function is faked at its protocol (`lambda/admin/api-key-protocol.ts`): a `create` request makes
+ * The Cognito control functions (app clients, MFA) are the real handlers, run in-process on Invoke against the
+ * mocked Cognito API below. The API-key control function is faked at its protocol
+ * (`lambda/admin/control-protocol.ts`): a `create` request makes
  * an enabled key in the tier's usage plan (from `CITADEL_USAGE_PLANS`, as the real function reads it) and
  * answers `{ keyId, value }`; `disable` flips the key off (a missing key is not an error) and answers
  * `{ disabled: true }`. A request the real function would throw on (invalid request, tier without a plan)
@@ -38,12 +40,17 @@ import {
   TooManyRequestsException as LambdaTooManyRequestsException,
 } from '@aws-sdk/client-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { keyControlRequest } from '../../lambda/admin/api-key-protocol';
+import { handler as appClientControl } from '../../lambda/admin/control/app-clients';
+import { handler as mfaControl } from '../../lambda/admin/control/mfa';
+import { keyControlRequest } from '../../lambda/admin/control-protocol';
+import { lambdaContext } from './lambda';
 
 /** The environment the admin handlers and the control function read. */
 export const ADMIN_ENV = {
   CITADEL_USER_POOL_ID: 'eu-west-1_CitadelTst',
   CITADEL_API_KEY_FUNCTION: 'citadel-test-api-key-control',
+  CITADEL_APP_CLIENT_FUNCTION: 'citadel-test-app-client-control',
+  CITADEL_MFA_FUNCTION: 'citadel-test-mfa-control',
   CITADEL_TOKEN_ENDPOINT: 'https://auth.citadel.test/oauth2/token',
   CITADEL_KEY_OVERLAP_HOURS: '24',
   CITADEL_USAGE_PLANS: JSON.stringify({
@@ -87,7 +94,7 @@ export type FakeOperation =
   | 'AdminGetUser'
   | 'AdminSetUserMFAPreference'
   | 'AdminUserGlobalSignOut'
-  /** The Invoke call itself (Lambda service error: the function never ran). */
+  /** The Invoke call of the API-key control function (Lambda service error: the function never ran). */
   | 'Invoke'
   /** The control function ran a `create` request and threw (e.g. API Gateway throttled it). */
   | 'control:create'
@@ -177,7 +184,11 @@ export class FakeAdminAws {
     );
     this.lambda
       .on(InvokeCommand)
-      .callsFake((input: InvokeCommandInput) => this.step('Invoke', () => this.invoke(input)));
+      .callsFake((input: InvokeCommandInput) =>
+        input.FunctionName === process.env.CITADEL_API_KEY_FUNCTION
+          ? this.step('Invoke', () => this.invoke(input))
+          : this.invoke(input),
+      );
   }
 
   /** Makes the next call of `operation` fail with `error` (queued; one per call). */
@@ -219,10 +230,11 @@ export class FakeAdminAws {
     return this.cognito.calls().length + this.lambda.calls().length;
   }
 
-  /** The control-function requests received so far, decoded. */
+  /** The requests the API-key control function received so far, decoded. */
   controlRequests(): unknown[] {
     return this.lambda
       .commandCalls(InvokeCommand)
+      .filter((call) => call.args[0].input.FunctionName === process.env.CITADEL_API_KEY_FUNCTION)
       .map((call) => JSON.parse(payloadText(call.args[0].input.Payload)));
   }
 
@@ -343,9 +355,14 @@ export class FakeAdminAws {
     return key;
   }
 
-  /** Lambda's RequestResponse Invoke of the control function. */
+  /** Lambda's RequestResponse Invoke of a control function. */
   private async invoke(input: InvokeCommandInput) {
-    if (input.FunctionName !== process.env.CITADEL_API_KEY_FUNCTION) {
+    const cognitoControls: Record<string, (event: unknown) => Promise<unknown>> = {
+      [process.env.CITADEL_APP_CLIENT_FUNCTION ?? '']: (event) => appClientControl(event, lambdaContext()),
+      [process.env.CITADEL_MFA_FUNCTION ?? '']: (event) => mfaControl(event, lambdaContext()),
+    };
+    const cognitoControl = cognitoControls[input.FunctionName ?? ''];
+    if (input.FunctionName !== process.env.CITADEL_API_KEY_FUNCTION && !cognitoControl) {
       throw new LambdaResourceNotFoundException({
         Type: 'User',
         message: `Function not found: ${input.FunctionName}`,
@@ -361,6 +378,7 @@ export class FakeAdminAws {
       Payload: new TextEncoder().encode(JSON.stringify(payload)),
     });
     try {
+      if (cognitoControl) return reply(await cognitoControl(JSON.parse(payloadText(input.Payload))));
       const request = keyControlRequest.parse(JSON.parse(payloadText(input.Payload)));
       const operation: FakeOperation = request.action === 'create' ? 'control:create' : 'control:disable';
       return reply(

@@ -1,6 +1,6 @@
 /**
- * The API-key control function (`lambda/admin/api-key-control.ts`) against a mocked API Gateway management API.
- * Its answers are checked against the protocol the admin functions parse (`api-key-protocol.ts`).
+ * The API-key control function (`lambda/admin/control/api-keys.ts`) against a mocked API Gateway management API.
+ * Its answers are checked against the protocol the admin functions parse (`control-protocol.ts`).
  */
 import {
   APIGatewayClient,
@@ -15,8 +15,8 @@ import {
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
-import { handler } from '../../../lambda/admin/api-key-control';
-import { keyCreated, keyDisabled } from '../../../lambda/admin/api-key-protocol';
+import { handler } from '../../../lambda/admin/control/api-keys';
+import { keyCreated, keyDisabled } from '../../../lambda/admin/control-protocol';
 import { ADMIN_ENV, FakeAdminAws, setAdminEnv } from '../../support/admin-aws';
 import { lambdaContext } from '../../support/lambda';
 

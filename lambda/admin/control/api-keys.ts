@@ -1,6 +1,7 @@
 /**
  * The API-key control function: creates keys in a tier's usage plan and disables keys. It runs outside
- * the VPC (API Gateway's management API has no VPC endpoint) and only the admin functions may invoke it.
+ * the VPC (API Gateway's management API has no VPC endpoint) and only the admin functions may invoke it
+ * (`../control-protocol.ts`).
  */
 import {
   APIGatewayClient,
@@ -10,9 +11,9 @@ import {
   UpdateApiKeyCommand,
 } from '@aws-sdk/client-api-gateway';
 import * as z from 'zod';
-import { observe } from '../shared/observe';
-import { logger, traced } from '../shared/powertools';
-import { keyControlRequest } from './api-key-protocol';
+import { observe } from '../../shared/observe';
+import { logger, traced } from '../../shared/powertools';
+import { keyControlRequest } from '../control-protocol';
 
 const apigateway = traced(new APIGatewayClient({}));
 
