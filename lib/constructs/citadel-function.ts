@@ -166,6 +166,9 @@ export class CitadelFunction extends NodejsFunction {
       },
     });
     logGroup.grantWrite(role);
+    // Lambda sends failed asynchronous events to the dead-letter queue with this role; CDK grants only
+    // sqs:SendMessage, and a KMS-encrypted queue also needs the key (else the dead letter is dropped).
+    props.deadLetterQueue?.encryptionMasterKey?.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
     this.acknowledgeHouseFindings(role, props, invocation, ownRole);
   }
 

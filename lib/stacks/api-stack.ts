@@ -6,7 +6,7 @@ import {
   type aws_lambda as lambda,
   aws_logs as logs,
   RemovalPolicy,
-  aws_sqs as sqs,
+  type aws_sqs as sqs,
   aws_events_targets as targets,
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
@@ -20,6 +20,7 @@ import type { StageConfig } from '../config';
 import { CitadelFunction, type CitadelFunctionProps } from '../constructs/citadel-function';
 import { CitadelRestApi } from '../constructs/citadel-rest-api';
 import { CitadelStack } from '../constructs/citadel-stack';
+import { DeadLetters } from '../constructs/dead-letters';
 import { RegionalWebAcl } from '../constructs/regional-web-acl';
 import type { ScannedUploadBucket } from '../constructs/scanned-upload-bucket';
 import type { DataStack } from './data-stack';
@@ -60,6 +61,8 @@ export class ApiStack extends CitadelStack {
   /** Receives GuardDuty's scan results and gives every upload its verdict. */
   readonly scanPipeline: CitadelFunction;
   private readonly props: ApiStackProps;
+  /** This stack's dead-letter queues and their key. */
+  deadLetters?: DeadLetters;
 
   constructor(scope: Construct, props: ApiStackProps) {
     super(scope, 'Api', { config: props.config, stateful: false });
@@ -374,20 +377,10 @@ export class ApiStack extends CitadelStack {
     });
   }
 
-  /** A dead-letter queue for `what`, encrypted with the data key; it is the end of the line, so no DLQ of its own. */
+  /** A dead-letter queue for `what`, encrypted with this stack's dead-letter key. */
   private deadLetterQueue(id: string, what: string): sqs.Queue {
-    const queue = new sqs.Queue(this, id, {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: this.props.data.key,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(
-      queue,
-      ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'],
-      `This queue is itself the dead-letter queue of ${what}; it has no further DLQ.`,
-    );
-    return queue;
+    this.deadLetters ??= new DeadLetters(this, 'DeadLetters');
+    return this.deadLetters.queue(id, what);
   }
 
   /** A job in the VPC run on a schedule, retried twice, with a dead-letter queue for the schedule and the function. */

@@ -10,7 +10,6 @@ import {
   RemovalPolicy,
   aws_rds as rds,
   type aws_secretsmanager as secretsmanager,
-  aws_sqs as sqs,
   aws_events_targets as targets,
   triggers,
 } from 'aws-cdk-lib';
@@ -19,6 +18,7 @@ import { acknowledge, inPacks } from '../compliance';
 import type { StageConfig } from '../config';
 import { CitadelFunction, type CitadelFunctionProps } from '../constructs/citadel-function';
 import { CitadelStack } from '../constructs/citadel-stack';
+import { DeadLetters } from '../constructs/dead-letters';
 import type { NetworkStack } from './network-stack';
 
 export interface DataStackProps {
@@ -54,6 +54,8 @@ export class DataStack extends CitadelStack {
   readonly databaseSecurityGroup: ec2.SecurityGroup;
   readonly migrations: CitadelFunction;
   readonly rotations: readonly CitadelFunction[];
+  /** This stack's dead-letter queues and their key (restore validation, where restore tests run). */
+  deadLetters?: DeadLetters;
   private readonly network: NetworkStack;
 
   constructor(scope: Construct, props: DataStackProps) {
@@ -158,7 +160,22 @@ export class DataStack extends CitadelStack {
         description: 'Citadel RDS Proxy: from Citadel Lambdas, to PostgreSQL',
         allowAllOutbound: false,
       });
+      // End-to-end IAM: the proxy logs in to the database with an IAM token too, as its own role, so that role
+      // needs rds-db:connect on the instance's user (RDS user guide, "Configuring IAM authentication for RDS
+      // Proxy", end-to-end IAM): `dbuser:<DbiResourceId>/<user>`. Clients need it on the proxy's
+      // `dbuser:prx-<id>/<user>` (`grantAppAccess`).
+      const proxyRole = new iam.Role(this, 'ProxyRole', {
+        assumedBy: new iam.ServicePrincipal('rds.amazonaws.com'),
+        description: 'RDS Proxy of the Citadel database: connects to PostgreSQL as the app role with IAM',
+      });
+      this.instance.grantConnect(proxyRole, DB.appUser);
+      acknowledge(
+        proxyRole,
+        inPacks('IAMNoInlinePolicy', 'NIST.800.53.R5', 'HIPAA.Security'),
+        'The inline policy is what grantConnect generates: rds-db:connect as the app role on this one instance.',
+      );
       this.proxy = new rds.DatabaseProxy(this, 'Proxy', {
+        role: proxyRole,
         proxyTarget: rds.ProxyTarget.fromInstance(this.instance),
         vpc: network.vpc,
         vpcSubnets: network.dataSubnets,
@@ -413,17 +430,8 @@ export class DataStack extends CitadelStack {
 
   /** Validates each restore test: private, encrypted with the data key, schema and audit trail readable. */
   private addRestoreValidation(testing: backup.CfnRestoreTestingPlan): void {
-    const deadLetters = new sqs.Queue(this, 'RestoreValidationDeadLetters', {
-      encryption: sqs.QueueEncryption.KMS,
-      encryptionMasterKey: this.key,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-    });
-    acknowledge(
-      deadLetters,
-      ['AwsSolutions-SQS3', 'Serverless-SQSRedrivePolicy'],
-      'This queue is itself the dead-letter queue of the restore validation; it has no further DLQ.',
-    );
+    this.deadLetters = new DeadLetters(this, 'DeadLetters');
+    const deadLetters = this.deadLetters.queue('RestoreValidationDeadLetters', 'the restore validation');
     const fn = this.vpcFunction('RestoreValidation', {
       entry: 'lambda/restore-validation/handler.ts',
       serviceName: 'citadel-restore-validation',
