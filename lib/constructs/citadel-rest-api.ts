@@ -14,6 +14,13 @@ import { pathParameterNames, type RouteDefinition } from '../../contract/route';
 import { acknowledge, inPacks } from '../compliance';
 import { addGatewayProblemResponses, quotedHeaders } from './gateway-problems';
 
+/**
+ * The longest a route's function may run: API Gateway's Lambda integration timeout is 29 s (API Gateway
+ * developer guide, "Amazon API Gateway quotas"), and a function that outlives it answers nobody. One second is
+ * left for the integration itself.
+ */
+export const MAX_INTEGRATION_SECONDS = 28;
+
 export interface CitadelRestApiProps {
   /** Name shown in the console, e.g. `citadel-prod` or `citadel-prod-machine`. */
   readonly restApiName: string;
@@ -21,7 +28,7 @@ export interface CitadelRestApiProps {
   readonly stageName: string;
   /** The routes this API serves, each with its handler. */
   readonly routes: readonly RouteDefinition[];
-  readonly functions: ReadonlyMap<string, lambda.IFunction>;
+  readonly functions: ReadonlyMap<string, lambda.Function>;
   /** Pool whose access tokens the Cognito authorizer accepts. */
   readonly userPool: cognito.IUserPool;
   readonly accessLogs: logs.ILogGroup;
@@ -146,6 +153,12 @@ export class CitadelRestApi extends Construct {
     for (const route of props.routes) {
       const fn = props.functions.get(route.operationId);
       if (!fn) throw new Error(`CitadelRestApi ${id}: no function for route ${route.operationId}`);
+      const timeout = fn.timeout?.toSeconds();
+      if (timeout !== undefined && timeout > MAX_INTEGRATION_SECONDS) {
+        throw new Error(
+          `CitadelRestApi ${id}: route ${route.operationId} has a ${timeout} s function timeout, but API Gateway gives up on a Lambda integration after 29 s; set timeoutSeconds to ${MAX_INTEGRATION_SECONDS} or less so the caller gets the function's answer.`,
+        );
+      }
       const model = route.body
         ? this.api.addModel(`${pascal(route.operationId)}Body`, {
             contentType: 'application/json',

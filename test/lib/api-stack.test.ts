@@ -1,9 +1,12 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
+import { aws_cognito as cognito, Duration, aws_lambda as lambda, aws_logs as logs, Stack } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { SECURITY_HEADERS } from '../../contract/http';
+import type { RouteDefinition } from '../../contract/route';
 import { routeList } from '../../contract/routes';
+import { CitadelRestApi, MAX_INTEGRATION_SECONDS } from '../../lib/constructs/citadel-rest-api';
 import { scanTimeout } from '../../lib/stacks/api-stack';
-import { synthStage } from '../support/cdk';
+import { synthStage, testApp } from '../support/cdk';
 
 let dev: Template;
 let prod: Template;
@@ -302,6 +305,39 @@ describe('Api stack', () => {
         'gatewayresponse.header.Access-Control-Allow-Origin': "'https://app.citadel.example.com'",
       }),
     });
+  });
+
+  it('keeps every route function within API Gateway’s 29 s integration timeout', () => {
+    const timeouts = Object.values(dev.findResources('AWS::Lambda::Permission'))
+      .filter((p) => p.Properties.Principal === 'apigateway.amazonaws.com')
+      .map((p) => (p.Properties.FunctionName as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0])
+      .map((id) => dev.toJSON().Resources[id].Properties.Timeout as number);
+    expect(timeouts.length).toBeGreaterThanOrEqual(routeList.length);
+    expect(Math.max(...timeouts)).toBeLessThanOrEqual(MAX_INTEGRATION_SECONDS);
+  });
+
+  it('refuses a route whose function would outlive the integration timeout', () => {
+    const stack = new Stack(testApp({ compliance: false }), 'Timeouts');
+    const route = routeList.find((r) => r.operationId === 'getHealth') as RouteDefinition;
+    const fn = new lambda.Function(stack, 'Slow', {
+      runtime: lambda.Runtime.NODEJS_LATEST,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('exports.handler = async () => ({})'),
+      timeout: Duration.seconds(30),
+    });
+    const api = () =>
+      new CitadelRestApi(stack, 'Api', {
+        restApiName: 'slow',
+        description: 'slow',
+        stageName: 'test',
+        routes: [route],
+        functions: new Map([[route.operationId, fn]]),
+        userPool: new cognito.UserPool(stack, 'Pool'),
+        accessLogs: new logs.LogGroup(stack, 'Logs'),
+        throttle: { rateLimit: 1, burstLimit: 1 },
+        adminThrottle: { rateLimit: 1, burstLimit: 1 },
+      });
+    expect(api).toThrow(/getHealth has a 30 s function timeout.*29 s/);
   });
 
   it('gives the scan pipeline time to hash the largest file that may declare a SHA-256, within 5 to 15 minutes', () => {

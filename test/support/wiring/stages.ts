@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Stack } from 'aws-cdk-lib';
+import type { Stack } from 'aws-cdk-lib';
 import { createCitadel } from '../../../lib/citadel';
 import { loadStageConfig, type StageConfig, type StageName } from '../../../lib/config';
 import { testApp } from '../cdk';
