@@ -13,9 +13,10 @@ import {
 import type { SecretsManagerRotationEvent } from 'aws-lambda';
 import pg from 'pg';
 import { type Connect, type DbLogin, type DbSession, withSession } from '../shared/db/direct';
+import { scramVerifier } from '../shared/db/scram';
 import { type DatabaseSecret, nextSecretString, parseSecret, sameServer } from '../shared/db/secret';
 import { logger } from '../shared/powertools';
-import { describeError, scramVerifier } from './db';
+import { describeError } from './db';
 import { alternateUsername } from './secret';
 
 export const ROTATION_STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;

@@ -1,12 +1,14 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
-import { handler } from '../../lambda/migrate/handler';
+import { connectAsMaster, ensureReportingLogin, handler } from '../../lambda/migrate/handler';
+import { pgConnect } from '../../lambda/shared/db/direct';
+import { parseSecret } from '../../lambda/shared/db/secret';
 import { loadStageConfig } from '../../lib/config';
 import { DataStack } from '../../lib/stacks/data-stack';
 import { MIGRATIONS_DIR, withClient } from '../support/database';
 import { lambdaContext } from '../support/lambda';
-import { startPostgres, type TestPostgres } from '../support/postgres';
+import { freePort, startPostgres, type TestPostgres } from '../support/postgres';
 
 const secrets = mockClient(SecretsManagerClient);
 let server: TestPostgres;
@@ -86,11 +88,119 @@ describe('migration trigger', () => {
     ).rejects.toMatchObject({ code: '42501' });
   });
 
+  it('creates the reporting login without its password ever reaching the database log', async () => {
+    // Prepare: a server logging DDL statements as the parameter group does (its log is exported to CloudWatch)
+    const lines: string[] = [];
+    const logged = await startPostgres({
+      settings: { log_statement: 'ddl', log_min_error_statement: 'error' },
+      onLog: (line) => lines.push(line),
+    });
+    try {
+      const password = 'Plain-Reporting-Pa55word';
+      const secret = parseSecret(secretJson('citadel_reporting', password), 'reporting');
+      await withClient(logged.url(), async (c) => c.query('CREATE ROLE citadel_readonly NOLOGIN'));
+      const session = await pgConnect({
+        ...logged.superuser,
+        username: logged.superuser.user,
+        host: '127.0.0.1',
+        port: logged.port,
+        dbname: 'postgres',
+      });
+      // Act
+      try {
+        expect(await ensureReportingLogin(session, secret)).toBe(true);
+      } finally {
+        await session.end();
+      }
+      // Assess: the statement was logged, the password was not, and the login works with it
+      const log = lines.join('');
+      expect(log).toMatch(/CREATE ROLE "citadel_reporting" LOGIN PASSWORD 'SCRAM-SHA-256\$4096:/);
+      expect(log).not.toContain(password);
+      const works = await withClient(
+        `postgres://citadel_reporting:${password}@127.0.0.1:${logged.port}/postgres`,
+        async (c) => (await c.query('SELECT current_user AS u')).rows[0].u,
+      );
+      expect(works).toBe('citadel_reporting');
+    } finally {
+      await logged.destroy();
+    }
+  });
+
   it('fails the deployment (throws) when the master secret is unusable', async () => {
     secrets.on(GetSecretValueCommand).resolves({ SecretString: '{"username":"x"}' });
     await expect(handler({}, lambdaContext())).rejects.toThrow(
       /the master secret is not a PostgreSQL secret: invalid field\(s\) engine, host/,
     );
+  });
+});
+
+describe('master login while the master password rotates', () => {
+  const login = (password: string) => ({
+    host: '127.0.0.1',
+    port: server.port,
+    dbname: 'postgres',
+    username: 'rotating_master',
+    password,
+  });
+  let connects = 0;
+  const connect = (l: ReturnType<typeof login>) => {
+    connects++;
+    return pgConnect(l);
+  };
+  beforeAll(async () => {
+    await withClient(adminUrl(), (c) => c.query("CREATE ROLE rotating_master LOGIN PASSWORD 'Old-Pa55word'"));
+  });
+  afterEach(async () => {
+    connects = 0;
+    await withClient(adminUrl(), (c) => c.query("ALTER ROLE rotating_master PASSWORD 'Old-Pa55word'"));
+  });
+  const whoAmI = async (session: Awaited<ReturnType<typeof connectAsMaster>>) => {
+    try {
+      return (await session.query<{ u: string }>('SELECT current_user AS u')).rows[0]?.u;
+    } finally {
+      await session.end();
+    }
+  };
+
+  it('logs in with AWSPENDING between setSecret and finishSecret', async () => {
+    // Prepare: setSecret has run (PostgreSQL has the new password), finishSecret has not
+    await withClient(adminUrl(), (c) => c.query("ALTER ROLE rotating_master PASSWORD 'New-Pa55word'"));
+    const read = async (stage?: string) => login(stage === 'AWSPENDING' ? 'New-Pa55word' : 'Old-Pa55word');
+    // Act
+    const session = await connectAsMaster({ read, connect, pauseMs: 1 });
+    // Assess
+    expect(await whoAmI(session)).toBe('rotating_master');
+    expect(connects).toBe(2);
+  });
+
+  it('waits for the rotation to settle when neither version works yet, then logs in', async () => {
+    // Prepare: the password changed, but neither the current nor a pending version says so for two reads
+    await withClient(adminUrl(), (c) => c.query("ALTER ROLE rotating_master PASSWORD 'New-Pa55word'"));
+    let reads = 0;
+    const read = async (stage?: string) => {
+      if (stage === 'AWSPENDING') throw new Error('ResourceNotFoundException');
+      return login(++reads > 2 ? 'New-Pa55word' : 'Old-Pa55word');
+    };
+    // Act
+    const session = await connectAsMaster({ read, connect, pauseMs: 1 });
+    // Assess
+    expect(await whoAmI(session)).toBe('rotating_master');
+    expect(connects).toBe(3);
+  });
+
+  it('gives up with a pointer to the runbook when the rotation never settles', async () => {
+    await withClient(adminUrl(), (c) => c.query("ALTER ROLE rotating_master PASSWORD 'Third-Pa55word'"));
+    const read = async (stage?: string) => login(stage === 'AWSPENDING' ? 'New-Pa55word' : 'Old-Pa55word');
+    await expect(connectAsMaster({ read, connect, deadlineMs: 50, pauseMs: 10 })).rejects.toThrow(
+      /refused the master secret's current and pending passwords .*runbooks.md#rotation-failed/,
+    );
+    expect(connects).toBeGreaterThanOrEqual(4);
+  });
+
+  it('does not retry what is not a refused password', async () => {
+    const read = async () => ({ ...login('Old-Pa55word'), port: await freePort() });
+    await expect(connectAsMaster({ read, connect, pauseMs: 1 })).rejects.toThrow(/ECONNREFUSED/);
+    expect(connects).toBe(1);
   });
 });
 

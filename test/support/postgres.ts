@@ -18,6 +18,8 @@ export interface TestPostgresOptions {
   readonly settings?: Record<string, string>;
   /** Log server output to stderr. @default false */
   readonly verbose?: boolean;
+  /** Receives every line the server logs (e.g. with `log_statement`), besides `verbose`. @default - none */
+  readonly onLog?: (line: string) => void;
   /** Keep the data directory here instead of a throwaway one (dev server). @default - a new temp dir */
   readonly dataDir?: string;
   /** @default - a free port */
@@ -90,7 +92,10 @@ export async function startPostgres(options: TestPostgresOptions = {}): Promise<
     full_page_writes: 'off',
     ...options.settings,
   };
-  const log = options.verbose ? (m: unknown) => process.stderr.write(`[pg] ${String(m)}`) : () => undefined;
+  const log = (m: unknown): void => {
+    options.onLog?.(String(m));
+    if (options.verbose) process.stderr.write(`[pg] ${String(m)}`);
+  };
   const server = new EmbeddedPostgres({
     databaseDir: path.join(dataDir, 'cluster'),
     port,

@@ -4,9 +4,10 @@
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { describeError, scramVerifier } from '../../../lambda/rotation/db';
+import { describeError } from '../../../lambda/rotation/db';
 import { alternateUsername } from '../../../lambda/rotation/secret';
 import { pgConnect } from '../../../lambda/shared/db/direct';
+import { scramVerifier } from '../../../lambda/shared/db/scram';
 import { nextSecretString, parseSecret } from '../../../lambda/shared/db/secret';
 
 const valid = {
