@@ -1,6 +1,7 @@
 import {
   ArnFormat,
   aws_backup as backup,
+  type CfnResource,
   Duration,
   aws_ec2 as ec2,
   aws_events as events,
@@ -49,6 +50,8 @@ export class DataStack extends CitadelStack {
   readonly proxy?: rds.DatabaseProxy;
   readonly masterSecret: secretsmanager.ISecret;
   readonly reportingSecret?: rds.DatabaseSecret;
+  /** The reporting secret attached to the instance: what its rotation schedule hangs on. */
+  private readonly reportingAttachment?: secretsmanager.ISecret;
   readonly backupVault: backup.BackupVault;
   /** The instance's group: admits the Lambdas and the proxy. */
   readonly databaseSecurityGroup: ec2.SecurityGroup;
@@ -187,6 +190,8 @@ export class DataStack extends CitadelStack {
         idleClientTimeout: Duration.minutes(15),
         debugLogging: false,
       });
+      // The proxy logs in as soon as its target is registered: register it after the role may connect.
+      this.proxy.node.findChild('ProxyTargetGroup').node.addDependency(proxyRole);
     }
 
     if (this.proxy) {
@@ -218,11 +223,14 @@ export class DataStack extends CitadelStack {
         masterSecret: this.masterSecret,
         excludeCharacters: EXCLUDED_PASSWORD_CHARACTERS,
       });
-      this.reportingSecret.attach(this.instance);
+      this.reportingAttachment = this.reportingSecret.attach(this.instance);
     }
 
-    this.rotations = this.addRotation(config);
-    this.migrations = this.addMigrationTrigger();
+    // Migrations first: they create the reporting login, and Secrets Manager rotates a secret at once when its
+    // schedule is created, so the schedules wait for the migration (and the migration never races a rotation).
+    const migrated = this.addMigrationTrigger();
+    this.migrations = migrated.handler;
+    this.rotations = this.addRotation(config, migrated.trigger);
     this.backupVault = this.addBackups(config);
     this.acknowledgeFindings(config);
   }
@@ -275,8 +283,13 @@ export class DataStack extends CitadelStack {
     });
   }
 
-  /** Our own rotation Lambda: single-user for the master, alternating users for reporting. */
-  private addRotation(config: StageConfig): CitadelFunction[] {
+  /**
+   * Our own rotation Lambda: single-user for the master, alternating users for reporting. Each schedule is added
+   * to the secret's attachment (so the secret already names the instance when the first rotation runs) and waits
+   * for the migration trigger (which creates the reporting login): Secrets Manager rotates once, immediately,
+   * when a schedule is created, and a first rotation that fails leaves AWSPENDING behind and blocks later ones.
+   */
+  private addRotation(config: StageConfig, migrated: triggers.Trigger): CitadelFunction[] {
     const every = Duration.days(config.database.rotationDays);
     const master = this.vpcFunction('MasterRotation', {
       entry: 'lambda/rotation/handler.ts',
@@ -285,12 +298,12 @@ export class DataStack extends CitadelStack {
       timeout: Duration.seconds(60),
       environment: { ROTATION_STRATEGY: 'single-user' },
     });
-    this.masterSecret.addRotationSchedule('MasterRotationSchedule', {
-      rotationLambda: master,
-      automaticallyAfter: every,
-    });
+    // `instance.secret` is the master secret's attachment to the instance.
+    this.masterSecret
+      .addRotationSchedule('MasterRotationSchedule', { rotationLambda: master, automaticallyAfter: every })
+      .node.addDependency(migrated);
     const functions = [master];
-    if (this.reportingSecret) {
+    if (this.reportingAttachment) {
       const reporting = this.vpcFunction('ReportingRotation', {
         entry: 'lambda/rotation/handler.ts',
         serviceName: 'citadel-rotation-reporting',
@@ -298,10 +311,12 @@ export class DataStack extends CitadelStack {
         timeout: Duration.seconds(60),
         environment: { ROTATION_STRATEGY: 'alternating-users' },
       });
-      this.reportingSecret.addRotationSchedule('ReportingRotationSchedule', {
-        rotationLambda: reporting,
-        automaticallyAfter: every,
-      });
+      this.reportingAttachment
+        .addRotationSchedule('ReportingRotationSchedule', {
+          rotationLambda: reporting,
+          automaticallyAfter: every,
+        })
+        .node.addDependency(migrated);
       // Alternating users: the master creates and alters the reporting logins.
       this.masterSecret.grantRead(reporting);
       functions.push(reporting);
@@ -309,8 +324,12 @@ export class DataStack extends CitadelStack {
     return functions;
   }
 
-  /** Applies migrations as the master user on every deploy whose migrations (hence bundle) changed. */
-  private addMigrationTrigger(): CitadelFunction {
+  /**
+   * Applies migrations as the master user on every deploy whose migrations (hence bundle) changed, after the
+   * instance, its security group rules and the secrets' attachments exist — but not after the rotation schedules,
+   * which wait for it (so the dependencies name the CloudFormation resources, not whole construct subtrees).
+   */
+  private addMigrationTrigger(): { handler: CitadelFunction; trigger: triggers.Trigger } {
     const fn = this.vpcFunction('Migrations', {
       entry: 'lambda/migrate/handler.ts',
       serviceName: 'citadel-migrations',
@@ -326,14 +345,19 @@ export class DataStack extends CitadelStack {
     });
     this.masterSecret.grantRead(fn);
     this.reportingSecret?.grantRead(fn);
+    const resourceOf = (construct: { node: Construct['node'] }) => construct.node.defaultChild as CfnResource;
     const trigger = new triggers.Trigger(this, 'MigrateOnDeploy', {
       handler: fn,
-      executeAfter: [this.instance],
+      executeAfter: [
+        resourceOf(this.instance),
+        resourceOf(this.masterSecret),
+        ...(this.reportingAttachment ? [resourceOf(this.reportingAttachment)] : []),
+      ],
       executeOnHandlerChange: true,
       timeout: Duration.minutes(10),
     });
     trigger.node.addDependency(this.databaseSecurityGroup);
-    return fn;
+    return { handler: fn, trigger };
   }
 
   /** Daily (30 days) and weekly (12 weeks) recovery points in a CMK-encrypted vault; restore tests in prod. */

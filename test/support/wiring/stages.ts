@@ -27,6 +27,7 @@ export interface CfnTemplate {
 
 export interface CfnResource {
   readonly Type: string;
+  // biome-ignore lint/suspicious/noExplicitAny: resource properties are arbitrary JSON; each suite narrows them.
   readonly Properties?: Record<string, any>;
   readonly DependsOn?: string | string[];
   readonly DeletionPolicy?: string;
