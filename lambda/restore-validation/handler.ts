@@ -75,6 +75,9 @@ export async function validate(
   if (instance.KmsKeyId !== process.env.CITADEL_DATA_KEY_ARN)
     problems.push('storage is not encrypted with the data key');
   if (instance.PubliclyAccessible) problems.push('the restored instance is publicly accessible');
+  // AWS Backup infers it from the recovery point; without it the app role cannot log in at all.
+  if (!instance.IAMDatabaseAuthenticationEnabled)
+    problems.push('IAM database authentication is off on the restored instance');
   if (problems.length === 0) {
     let session: DbSession | undefined;
     try {

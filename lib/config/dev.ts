@@ -28,6 +28,7 @@ export const dev: StageConfig = {
     logMinDurationMs: 250,
     rotationDays: 30,
     reportingUser: false,
+    awsBackup: false,
     restoreTesting: false,
   },
   identity: {

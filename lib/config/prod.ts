@@ -28,6 +28,7 @@ export const prod: StageConfig = {
     logMinDurationMs: 500,
     rotationDays: 30,
     reportingUser: true,
+    awsBackup: { vaultLock: 'compliance' },
     restoreTesting: true,
   },
   identity: {

@@ -95,6 +95,16 @@ export const stageConfigSchema = z
       rotationDays: z.number().int().min(1).max(30, 'rotate at least every 30 days'),
       /** Create the read-only reporting login for BI tools that cannot use IAM. */
       reportingUser: z.boolean(),
+      /**
+       * AWS Backup: daily (30 days) and weekly (12 weeks) recovery points in a vault with Vault Lock —
+       * `governance` (principals with the right IAM permission can still remove the lock) or `compliance` (no
+       * one can, once its 3-day grace time has passed). `false` keeps only RDS automated backups: for a
+       * disposable stage, whose vault and its recovery points would otherwise outlive `cdk destroy`.
+       */
+      awsBackup: z.union([
+        z.literal(false),
+        z.strictObject({ vaultLock: z.enum(['governance', 'compliance']) }),
+      ]),
       /** AWS Backup restore testing: restore the latest recovery point weekly and validate it. */
       restoreTesting: z.boolean(),
     }),
@@ -213,6 +223,31 @@ export const stageConfigSchema = z
         code: 'custom',
         path: ['database'],
         message: 'prod needs multiAz, deletionProtection and backupRetentionDays >= 30',
+      });
+    }
+    if (c.protectData && c.database.awsBackup === false) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database', 'awsBackup'],
+        message:
+          "a stage that protects its data needs AWS Backup: set awsBackup: { vaultLock: 'governance' } or 'compliance'",
+      });
+    }
+    if (
+      c.stage === 'prod' &&
+      (c.database.awsBackup === false || c.database.awsBackup.vaultLock !== 'compliance')
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database', 'awsBackup', 'vaultLock'],
+        message: "prod's recovery points must be immutable: set awsBackup: { vaultLock: 'compliance' }",
+      });
+    }
+    if (c.database.restoreTesting && c.database.awsBackup === false) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database', 'restoreTesting'],
+        message: 'restore tests restore AWS Backup recovery points: turn awsBackup on, or restoreTesting off',
       });
     }
     if (c.database.insights !== 'off' && c.database.instanceType.startsWith('t4g.micro')) {

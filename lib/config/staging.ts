@@ -28,6 +28,7 @@ export const staging: StageConfig = {
     logMinDurationMs: 500,
     rotationDays: 30,
     reportingUser: true,
+    awsBackup: { vaultLock: 'governance' },
     restoreTesting: false,
   },
   identity: {

@@ -1,5 +1,5 @@
-import { Aspects, Stack, type StackProps, Tags } from 'aws-cdk-lib';
-import type { Construct } from 'constructs';
+import { Aspects, Fn, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import type { Construct, IConstruct } from 'constructs';
 import type { StageConfig } from '../config';
 import { StageRemovalPolicy } from './stage-removal-policy';
 
@@ -27,4 +27,19 @@ export abstract class CitadelStack extends Stack {
     Tags.of(this).add('Owner', config.owner);
     if (stateful) Aspects.of(this).add(new StageRemovalPolicy(config.protectData));
   }
+
+  /**
+   * Eight hex digits unique to this deployment of the stack (the start of the UUID in its stack id), resolved by
+   * CloudFormation. Part of the physical name of every named resource that outlives its stack (RETAIN): a stack
+   * deleted and created again then makes new names instead of failing with "already exists" on what its
+   * predecessor left behind.
+   */
+  get deploymentSuffix(): string {
+    return deploymentSuffix(this);
+  }
+}
+
+/** `CitadelStack#deploymentSuffix` of the stack `scope` is in, for constructs that must not depend on CitadelStack. */
+export function deploymentSuffix(scope: IConstruct): string {
+  return Fn.select(0, Fn.split('-', Fn.select(2, Fn.split('/', Stack.of(scope).stackId))));
 }

@@ -9,6 +9,7 @@ import {
 import { Construct } from 'constructs';
 import { SECURITY_HEADERS } from '../../contract/http';
 import { problemTypeUri } from '../../contract/problems';
+import { deploymentSuffix } from './citadel-stack';
 
 /** A WAF rate-based rule: at most `limit` requests per `windowSeconds` per aggregation key. */
 export interface RateRule {
@@ -136,9 +137,10 @@ export class RegionalWebAcl extends Construct {
       rules,
     });
 
-    // WAF only delivers to log groups named aws-waf-logs-*; the stage is part of `name`.
+    // WAF only delivers to log groups named aws-waf-logs-*; the stage is part of `name`, and the stack's
+    // deployment suffix keeps a retained group from blocking the stack's next deployment.
     this.logGroup = new logs.LogGroup(this, 'Logs', {
-      logGroupName: `aws-waf-logs-${props.name}`,
+      logGroupName: `aws-waf-logs-${props.name}-${deploymentSuffix(this)}`,
       encryptionKey: props.logsKey,
       retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
       removalPolicy: props.logRemovalPolicy ?? RemovalPolicy.DESTROY,

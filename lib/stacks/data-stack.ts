@@ -1,6 +1,7 @@
 import {
   ArnFormat,
   aws_backup as backup,
+  CfnOutput,
   type CfnResource,
   Duration,
   aws_ec2 as ec2,
@@ -36,6 +37,18 @@ export const DB = {
   port: 5432,
 } as const;
 
+/**
+ * When the database is busy with something other than traffic (UTC): RDS's automated backups and weekly
+ * maintenance, and AWS Backup's jobs, which start after both with at least an hour's gap (the deploy-order suite
+ * checks the gap on the synthesized schedules).
+ */
+export const BACKUP_SCHEDULE = {
+  automatedBackupWindow: '02:00-03:00',
+  maintenanceWindow: 'sun:03:30-sun:04:30',
+  daily: 'cron(0 5 ? * MON-SAT *)',
+  weekly: 'cron(0 5 ? * SUN *)',
+} as const;
+
 /** Characters our rotation never puts in a password (they break URLs and shell quoting). */
 const EXCLUDED_PASSWORD_CHARACTERS = ' %+~`#$&*()|[]{}:;<>?!\'/@"\\';
 
@@ -52,7 +65,8 @@ export class DataStack extends CitadelStack {
   readonly reportingSecret?: rds.DatabaseSecret;
   /** The reporting secret attached to the instance: what its rotation schedule hangs on. */
   private readonly reportingAttachment?: secretsmanager.ISecret;
-  readonly backupVault: backup.BackupVault;
+  /** AWS Backup's vault, where the stage uses AWS Backup (`database.awsBackup`). */
+  readonly backupVault?: backup.BackupVault;
   /** The instance's group: admits the Lambdas and the proxy. */
   readonly databaseSecurityGroup: ec2.SecurityGroup;
   readonly migrations: CitadelFunction;
@@ -79,7 +93,8 @@ export class DataStack extends CitadelStack {
       allowAllOutbound: false,
     });
 
-    const instanceIdentifier = `citadel-${config.stage}-postgres`;
+    // The identifier names the log groups RDS writes to, which outlive the stack where data is protected.
+    const instanceIdentifier = `citadel-${config.stage}-postgres-${this.deploymentSuffix}`;
     // RDS writes to /aws/rds/instance/<id>/<log>; creating the groups first gives them retention and the CMK.
     const logExports = ['postgresql', 'upgrade', 'iam-db-auth-error'];
     const logGroups = logExports.map(
@@ -123,8 +138,8 @@ export class DataStack extends CitadelStack {
       multiAz: db.multiAz,
       caCertificate: rds.CaCertificate.RDS_CA_RSA2048_G1,
       backupRetention: Duration.days(db.backupRetentionDays),
-      preferredBackupWindow: '02:00-03:00',
-      preferredMaintenanceWindow: 'sun:03:30-sun:04:30',
+      preferredBackupWindow: BACKUP_SCHEDULE.automatedBackupWindow,
+      preferredMaintenanceWindow: BACKUP_SCHEDULE.maintenanceWindow,
       copyTagsToSnapshot: true,
       deleteAutomatedBackups: !config.protectData,
       deletionProtection: db.deletionProtection,
@@ -149,6 +164,11 @@ export class DataStack extends CitadelStack {
           }),
     });
     for (const group of logGroups) this.instance.node.addDependency(group);
+    new CfnOutput(this, 'DatabaseInstanceId', {
+      description:
+        'The RDS instance identifier (runbooks: aws rds describe-db-instances --db-instance-identifier …)',
+      value: this.instance.instanceIdentifier,
+    });
     this.masterSecret = this.instance.secret as secretsmanager.ISecret;
 
     // Migrations and rotation always go straight to the instance; application traffic uses the proxy where there is one.
@@ -231,7 +251,8 @@ export class DataStack extends CitadelStack {
     const migrated = this.addMigrationTrigger();
     this.migrations = migrated.handler;
     this.rotations = this.addRotation(config, migrated.trigger);
-    this.backupVault = this.addBackups(config);
+    if (db.awsBackup !== false) this.backupVault = this.addBackups(config, db.awsBackup.vaultLock);
+    else this.acknowledgeNoBackupPlan(config);
     this.acknowledgeFindings(config);
   }
 
@@ -360,25 +381,40 @@ export class DataStack extends CitadelStack {
     return { handler: fn, trigger };
   }
 
-  /** Daily (30 days) and weekly (12 weeks) recovery points in a CMK-encrypted vault; restore tests in prod. */
-  private addBackups(config: StageConfig): backup.BackupVault {
+  /**
+   * Daily (30 days) and weekly (12 weeks) recovery points in a CMK-encrypted, locked vault; restore tests in prod.
+   *
+   * The jobs start at 05:00 UTC, clear of the instance's automated backup window (02:00–03:00) and Sunday
+   * maintenance window (03:30–04:30) with an hour to spare (`BACKUP_SCHEDULE`); the daily rule skips Sunday, the
+   * weekly one's day, so no two jobs compete for the instance. The vault is retained where data is protected, so its
+   * name carries the stack's deployment suffix: a re-created stack must not collide with the vault it left.
+   */
+  private addBackups(config: StageConfig, vaultLock: 'governance' | 'compliance'): backup.BackupVault {
+    const daily = Duration.days(30);
     const vault = new backup.BackupVault(this, 'Vault', {
+      backupVaultName: `citadel-${config.stage}-${this.deploymentSuffix}`,
       encryptionKey: this.key,
       removalPolicy: config.protectData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      // No recovery point may be deleted before the shortest rule's retention. Compliance mode becomes
+      // immutable after its 3-day grace time (AWS Backup developer guide, "AWS Backup Vault Lock").
+      lockConfiguration: {
+        minRetention: daily,
+        ...(vaultLock === 'compliance' ? { changeableFor: Duration.days(3) } : {}),
+      },
     });
     const plan = new backup.BackupPlan(this, 'Plan', {
       backupVault: vault,
       backupPlanRules: [
         new backup.BackupPlanRule({
           ruleName: 'Daily',
-          scheduleExpression: events.Schedule.cron({ minute: '0', hour: '4' }),
+          scheduleExpression: events.Schedule.expression(BACKUP_SCHEDULE.daily),
           startWindow: Duration.hours(1),
           completionWindow: Duration.hours(4),
-          deleteAfter: Duration.days(30),
+          deleteAfter: daily,
         }),
         new backup.BackupPlanRule({
           ruleName: 'Weekly',
-          scheduleExpression: events.Schedule.cron({ minute: '0', hour: '5', weekDay: 'SUN' }),
+          scheduleExpression: events.Schedule.expression(BACKUP_SCHEDULE.weekly),
           startWindow: Duration.hours(1),
           completionWindow: Duration.hours(6),
           deleteAfter: Duration.days(84),
@@ -434,15 +470,15 @@ export class DataStack extends CitadelStack {
         protectedResourceType: 'RDS',
         iamRoleArn: restoreRole.roleArn,
         protectedResourceArns: [this.instance.instanceArn],
-        // Restore into the isolated data subnets behind the database security group, never public.
+        // Restore into the isolated data subnets behind the database security group (without them AWS Backup
+        // infers the default VPC, which this account may not have). Only network keys are overridden: AWS Backup
+        // infers the rest from the recovery point (IAM authentication on, not public, single-AZ for a test), and the
+        // validator checks exactly those on the restored instance, so a wrong inference fails the test loudly.
         restoreMetadataOverrides: {
           dbsubnetgroupname: (
             this.instance.node.findChild('SubnetGroup').node.defaultChild as rds.CfnDBSubnetGroup
           ).ref,
           vpcsecuritygroupids: JSON.stringify([this.databaseSecurityGroup.securityGroupId]),
-          publiclyaccessible: 'false',
-          enableiamdatabaseauthentication: 'true',
-          multiaz: 'false',
         },
         validationWindowHours: 4,
       });
@@ -525,6 +561,15 @@ export class DataStack extends CitadelStack {
         }),
       ],
     });
+  }
+
+  /** A stage without AWS Backup (a disposable one) relies on RDS automated backups; say so to the gates. */
+  private acknowledgeNoBackupPlan(config: StageConfig): void {
+    acknowledge(
+      this.instance,
+      inPacks('RDSInBackupPlan', 'NIST.800.53.R5', 'HIPAA.Security'),
+      `Stage ${config.stage} is disposable: RDS automated backups (${config.database.backupRetentionDays} days, point-in-time restore) cover it, and an AWS Backup vault holding recovery points would make cdk destroy fail. Stages that protect data must use AWS Backup (enforced by the stage config schema).`,
+    );
   }
 
   private acknowledgeFindings(config: StageConfig): void {

@@ -32,6 +32,7 @@ const instance = (overrides: Record<string, unknown> = {}) => ({
       StorageEncrypted: true,
       KmsKeyId: KEY,
       PubliclyAccessible: false,
+      IAMDatabaseAuthenticationEnabled: true,
       ...overrides,
     },
   ],
@@ -76,6 +77,11 @@ describe('restore test validation', () => {
 
   it.each([
     ['a public instance', { PubliclyAccessible: true }, /publicly accessible/],
+    [
+      'IAM authentication off',
+      { IAMDatabaseAuthenticationEnabled: false },
+      /IAM database authentication is off/,
+    ],
     [
       'another key',
       { KmsKeyId: 'arn:aws:kms:eu-west-1:123456789012:key/other' },

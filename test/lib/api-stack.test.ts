@@ -182,7 +182,14 @@ describe('Api stack', () => {
     dev.hasResourceProperties('AWS::WAFv2::LoggingConfiguration', {
       RedactedFields: Match.arrayWith([{ SingleHeader: { Name: 'authorization' } }]),
     });
-    dev.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: 'aws-waf-logs-citadel-dev-api' });
+    dev.hasResourceProperties('AWS::Logs::LogGroup', {
+      LogGroupName: {
+        'Fn::Join': [
+          '',
+          ['aws-waf-logs-citadel-dev-api-', Match.objectLike({ 'Fn::Select': Match.anyValue() })],
+        ],
+      },
+    });
   });
 
   it('never allows a wildcard CORS origin outside dev', () => {

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { BACKUP_SCHEDULE } from '../../lib/stacks/data-stack';
 import { synthStage } from '../support/cdk';
 
 type Stage = 'dev' | 'staging' | 'prod';
@@ -184,10 +185,20 @@ describe('Data stack', () => {
     },
   );
 
-  it.each(['dev', 'staging', 'prod'] as const)(
-    '%s: AWS Backup keeps dailies 30 days and weeklies 12 weeks in a CMK vault',
+  it.each(['staging', 'prod'] as const)(
+    '%s: AWS Backup keeps dailies 30 days and weeklies 12 weeks in a CMK vault, locked, named per deployment',
     (stage) => {
-      d(stage).hasResourceProperties('AWS::Backup::BackupVault', { EncryptionKeyArn: keyRef });
+      d(stage).hasResourceProperties('AWS::Backup::BackupVault', {
+        EncryptionKeyArn: keyRef,
+        BackupVaultName: {
+          'Fn::Join': ['', [`citadel-${stage}-`, Match.objectLike({ 'Fn::Select': Match.anyValue() })]],
+        },
+        LockConfiguration:
+          stage === 'prod'
+            ? { MinRetentionDays: 30, ChangeableForDays: 3 }
+            : Match.objectEquals({ MinRetentionDays: 30 }),
+      });
+      d(stage).hasResource('AWS::Backup::BackupVault', { DeletionPolicy: 'Retain' });
       d(stage).hasResourceProperties('AWS::Backup::BackupPlan', {
         BackupPlan: {
           BackupPlanName: Match.anyValue(),
@@ -195,12 +206,12 @@ describe('Data stack', () => {
             Match.objectLike({
               RuleName: 'Daily',
               Lifecycle: { DeleteAfterDays: 30 },
-              ScheduleExpression: 'cron(0 4 * * ? *)',
+              ScheduleExpression: BACKUP_SCHEDULE.daily,
             }),
             Match.objectLike({
               RuleName: 'Weekly',
               Lifecycle: { DeleteAfterDays: 84 },
-              ScheduleExpression: 'cron(0 5 ? * SUN *)',
+              ScheduleExpression: BACKUP_SCHEDULE.weekly,
             }),
           ]),
         },
@@ -213,6 +224,57 @@ describe('Data stack', () => {
     },
   );
 
+  it('dev has no AWS Backup vault to outlive cdk destroy: RDS automated backups only', () => {
+    for (const type of [
+      'AWS::Backup::BackupVault',
+      'AWS::Backup::BackupPlan',
+      'AWS::Backup::BackupSelection',
+    ])
+      d('dev').resourceCountIs(type, 0);
+    d('dev').hasResourceProperties('AWS::RDS::DBInstance', { BackupRetentionPeriod: 7 });
+  });
+
+  it.each(['staging', 'prod'] as const)(
+    '%s: AWS Backup jobs start clear of the RDS backup and maintenance windows',
+    (stage) => {
+      const rules = Object.values(d(stage).findResources('AWS::Backup::BackupPlan'))[0]?.Properties.BackupPlan
+        .BackupPlanRule as Array<{
+        RuleName: string;
+        ScheduleExpression: string;
+        StartWindowMinutes: number;
+      }>;
+      const [instance] = Object.values(d(stage).findResources('AWS::RDS::DBInstance'));
+      const busy = rdsBusyWindows(
+        instance?.Properties.PreferredBackupWindow,
+        instance?.Properties.PreferredMaintenanceWindow,
+      );
+      expect(rules).toHaveLength(2);
+      for (const rule of rules) {
+        for (const job of backupJobWindows(rule.ScheduleExpression, rule.StartWindowMinutes)) {
+          for (const window of busy)
+            expect({ rule: rule.RuleName, overlaps: overlaps(job, window) }).toEqual({
+              rule: rule.RuleName,
+              overlaps: false,
+            });
+        }
+      }
+      // Every day of the week gets exactly one job: the daily rule skips the weekly rule's day.
+      const days = rules.flatMap((r) =>
+        backupJobWindows(r.ScheduleExpression, r.StartWindowMinutes).map((w) => Math.floor(w[0] / DAY)),
+      );
+      expect(days.sort()).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    },
+  );
+
+  it('the window check catches a job that starts inside the maintenance window', () => {
+    const busy = rdsBusyWindows('02:00-03:00', 'sun:03:30-sun:04:30');
+    const job = backupJobWindows('cron(0 4 ? * SUN *)', 60)[0] as [number, number];
+    expect(busy.some((w) => overlaps(job, w))).toBe(true);
+    const daily = backupJobWindows('cron(0 4 * * ? *)', 60);
+    expect(daily).toHaveLength(7);
+    expect(daily.some((j) => busy.some((w) => overlaps(j, w)))).toBe(true);
+  });
+
   it('prod restores the latest recovery point weekly into the private subnets and validates it', () => {
     d('prod').hasResourceProperties('AWS::Backup::RestoreTestingPlan', {
       ScheduleExpression: 'cron(0 6 ? * MON *)',
@@ -223,7 +285,11 @@ describe('Data stack', () => {
     });
     d('prod').hasResourceProperties('AWS::Backup::RestoreTestingSelection', {
       ProtectedResourceType: 'RDS',
-      RestoreMetadataOverrides: Match.objectLike({ publiclyaccessible: 'false' }),
+      // Only keys AWS Backup lets restore tests override for RDS instances, and only the network ones.
+      RestoreMetadataOverrides: Match.objectEquals({
+        dbsubnetgroupname: Match.objectLike({ Ref: Match.anyValue() }),
+        vpcsecuritygroupids: Match.anyValue(),
+      }),
       ValidationWindowHours: Match.anyValue(),
     });
     d('prod').hasResourceProperties('AWS::Events::Rule', {
@@ -262,3 +328,49 @@ describe('Data stack', () => {
     },
   );
 });
+
+const MINUTE = 60_000;
+const DAY = 24 * 60 * MINUTE;
+const WEEKDAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
+
+/** [start, end) in ms from Sunday 00:00 UTC of one week. */
+type Window = [number, number];
+
+const overlaps = (a: Window, b: Window): boolean => a[0] < b[1] && b[0] < a[1];
+
+/**
+ * The weekly windows the instance is busy: each day's automated backup window and the weekly maintenance window,
+ * each widened by an hour before it (Citadel's margin: a job should be running, not queued, when RDS starts).
+ */
+function rdsBusyWindows(backupWindow: string, maintenanceWindow: string): Window[] {
+  const hm = (t: string) => {
+    const [h, m] = t.split(':').map(Number);
+    return ((h as number) * 60 + (m as number)) * MINUTE;
+  };
+  const [bs, be] = backupWindow.split('-') as [string, string];
+  const daily = WEEKDAYS.map((_, day): Window => [day * DAY + hm(bs) - 60 * MINUTE, day * DAY + hm(be)]);
+  const [ms, me] = maintenanceWindow.split('-').map((part) => {
+    const [day, h, m] = part.split(':') as [string, string, string];
+    return WEEKDAYS.indexOf(day.toUpperCase()) * DAY + hm(`${h}:${m}`);
+  }) as [number, number];
+  return [...daily, [ms - 60 * MINUTE, me]];
+}
+
+/** The start windows of an AWS Backup cron schedule over one week (minutes and hours fixed; day fields as used here). */
+function backupJobWindows(expression: string, startWindowMinutes: number): Window[] {
+  const [minute, hour, dayOfMonth, , dayOfWeek] = expression
+    .replace(/^cron\(|\)$/g, '')
+    .split(' ') as string[];
+  const start = (Number(hour) * 60 + Number(minute)) * MINUTE;
+  let days: number[];
+  if (dayOfWeek === '?' || (dayOfWeek === '*' && dayOfMonth === '?')) days = [0, 1, 2, 3, 4, 5, 6];
+  else if (dayOfMonth === '*' || dayOfMonth === '?') {
+    days = dayOfWeek?.includes('-')
+      ? (() => {
+          const [from, to] = dayOfWeek.split('-').map((d) => WEEKDAYS.indexOf(d)) as [number, number];
+          return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+        })()
+      : (dayOfWeek ?? '').split(',').map((d) => WEEKDAYS.indexOf(d));
+  } else throw new Error(`unsupported schedule ${expression}`);
+  return days.map((day) => [day * DAY + start, day * DAY + start + startWindowMinutes * MINUTE]);
+}

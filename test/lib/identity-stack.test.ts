@@ -423,7 +423,12 @@ describe('Identity stack', () => {
     '%s: WAF logs go to an encrypted aws-waf-logs-* group with the stage retention',
     (stage) => {
       tpl(stage).hasResourceProperties('AWS::Logs::LogGroup', {
-        LogGroupName: `aws-waf-logs-citadel-${stage}-identity`,
+        LogGroupName: {
+          'Fn::Join': [
+            '',
+            [`aws-waf-logs-citadel-${stage}-identity-`, Match.objectLike({ 'Fn::Select': Match.anyValue() })],
+          ],
+        },
         RetentionInDays: of(stage).config.observability.logRetentionDays,
         KmsKeyId: Match.anyValue(),
       });
