@@ -33,6 +33,32 @@ export function interfaceEndpointServices(
   return services;
 }
 
+/**
+ * Boot script of the dev NAT instance. CDK's default (`NatInstanceProviderV2.DEFAULT_USER_DATA_COMMANDS`) fails on
+ * Amazon Linux 2023 when `yum install` meets dnf's cache clean-up at boot (aws-cdk #36717), and uses `route`
+ * (net-tools) and `service iptables save`, which AL2023's `service` wrapper does not support (aws-cdk #28518).
+ * This one retries the install (bounded, then fails loudly), finds the interface with `ip route`, and saves the
+ * rules with `iptables-save`. A test runs `bash -n` over it.
+ */
+export const NAT_INSTANCE_USER_DATA: readonly string[] = [
+  'set -euxo pipefail',
+  'for attempt in $(seq 1 30); do yum install -y iptables-services && break; echo "yum failed (attempt $attempt), retrying"; sleep 10; done',
+  'rpm -q iptables-services',
+  'systemctl enable --now iptables',
+  'echo "net.ipv4.ip_forward=1" > /etc/sysctl.d/custom-ip-forwarding.conf',
+  'sysctl -p /etc/sysctl.d/custom-ip-forwarding.conf',
+  "IFACE=$(ip route show default | awk '{print $5; exit}')",
+  '/sbin/iptables -t nat -A POSTROUTING -o "$IFACE" -j MASQUERADE',
+  '/sbin/iptables -F FORWARD',
+  'iptables-save > /etc/sysconfig/iptables',
+];
+
+function natInstanceUserData(): ec2.UserData {
+  const userData = ec2.UserData.forLinux();
+  userData.addCommands(...NAT_INSTANCE_USER_DATA);
+  return userData;
+}
+
 /** Subnet group names: later stacks select subnets by these. */
 export const SUBNETS = { public: 'Public', app: 'App', data: 'Data' } as const;
 
@@ -80,6 +106,7 @@ export class NetworkStack extends CitadelStack {
       network.egress === 'nat-instance'
         ? ec2.NatProvider.instanceV2({
             instanceType: new ec2.InstanceType(network.natInstanceType),
+            userData: natInstanceUserData(),
             machineImage: ec2.MachineImage.latestAmazonLinux2023({ cpuType: ec2.AmazonLinuxCpuType.ARM_64 }),
             defaultAllowedTraffic: ec2.NatTrafficDirection.OUTBOUND_ONLY,
             associatePublicIpAddress: true,

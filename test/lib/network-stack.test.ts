@@ -1,5 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { NAT_INSTANCE_USER_DATA } from '../../lib/stacks/network-stack';
 import { synthStage } from '../support/cdk';
 
 const templates: Record<string, Template> = {};
@@ -63,6 +68,21 @@ describe('Network stack', () => {
       ToPort: 443,
       SourceSecurityGroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LambdaSecurityGroup'), 'GroupId'] },
     });
+  });
+
+  it('dev: the NAT instance boots with a script that retries its install and is valid bash', () => {
+    const [instance] = Object.values(net('dev').findResources('AWS::EC2::Instance'));
+    const script = JSON.stringify(instance?.Properties.UserData);
+    expect(script).toContain('for attempt in $(seq 1 30); do yum install -y iptables-services && break;');
+    expect(script).toContain('ip route show default');
+    expect(script).not.toContain('route | awk');
+    expect(script).not.toContain('service iptables save');
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'nat-')), 'user-data.sh');
+    writeFileSync(file, ['#!/bin/bash', ...NAT_INSTANCE_USER_DATA].join('\n'));
+    expect(() => execFileSync('bash', ['-n', file], { stdio: 'pipe' })).not.toThrow();
+    // The syntax check itself can fail: an unterminated loop is refused.
+    writeFileSync(file, '#!/bin/bash\nfor i in 1; do echo $i\n');
+    expect(() => execFileSync('bash', ['-n', file], { stdio: 'pipe' })).toThrow();
   });
 
   it('staging: one managed NAT gateway per AZ', () => {
