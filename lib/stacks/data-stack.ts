@@ -107,7 +107,7 @@ export class DataStack extends CitadelStack {
         }),
     );
 
-    const engine = rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_18 });
+    const engine = rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_17_9 });
     const parameterGroup = new rds.ParameterGroup(this, 'Parameters', {
       engine,
       description: `Citadel ${config.stage}: TLS only, slow-statement and connection logging`,

@@ -205,7 +205,7 @@ describe('master login while the master password rotates', () => {
 });
 
 describe('RDS parameter group', () => {
-  it('holds only settings PostgreSQL 18 accepts (a server starts with all of them)', async () => {
+  it('holds only settings PostgreSQL 17 accepts (a server starts with all of them)', async () => {
     const settings = Object.fromEntries(
       Object.entries(DataStack.parameters(loadStageConfig('prod'))).filter(
         // rds.* are RDS-only; pg_stat_statements is preloaded by RDS, not shipped with the test server.

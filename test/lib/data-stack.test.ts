@@ -35,11 +35,11 @@ function rolesGranted(t: Template, action: string, resource: RegExp): string[] {
 
 describe('Data stack', () => {
   it.each(['dev', 'staging', 'prod'] as const)(
-    '%s: PostgreSQL 18 encrypted with the CMK, private, IAM auth, TLS-only parameters',
+    '%s: PostgreSQL 17 encrypted with the CMK, private, IAM auth, TLS-only parameters',
     (stage) => {
       d(stage).hasResourceProperties('AWS::RDS::DBInstance', {
         Engine: 'postgres',
-        EngineVersion: '18',
+        EngineVersion: '17.9',
         StorageEncrypted: true,
         KmsKeyId: keyRef,
         PubliclyAccessible: false,
@@ -51,7 +51,7 @@ describe('Data stack', () => {
         MaxAllocatedStorage: Match.anyValue(),
       });
       d(stage).hasResourceProperties('AWS::RDS::DBParameterGroup', {
-        Family: 'postgres18',
+        Family: 'postgres17',
         Parameters: Match.objectLike({
           'rds.force_ssl': '1',
           log_connections: '1',
