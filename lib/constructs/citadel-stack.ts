@@ -9,6 +9,13 @@ export interface CitadelStackProps extends StackProps {
   readonly stateful: boolean;
 }
 
+/**
+ * Types CDK's L1s offer tags for but CloudFormation's schema does not accept (cfn-lint E3002, "Additional
+ * properties are not allowed ('Tags' was unexpected)"): the CloudFormation reference for
+ * `AWS::RDS::DBProxyTargetGroup` lists no `Tags` property.
+ */
+const UNTAGGABLE = ['AWS::RDS::DBProxyTargetGroup'] as const;
+
 /** Base of every Citadel stack: `Citadel-<stage>-<Name>`, tags, and stage-aware data protection. */
 export abstract class CitadelStack extends Stack {
   readonly config: StageConfig;
@@ -22,9 +29,9 @@ export abstract class CitadelStack extends Stack {
       description: stackProps.description ?? `Citadel ${name} (${config.stage})`,
     });
     this.config = config;
-    Tags.of(this).add('Project', 'Citadel');
-    Tags.of(this).add('Stage', config.stage);
-    Tags.of(this).add('Owner', config.owner);
+    for (const [key, value] of Object.entries({ Project: 'Citadel', Stage: config.stage, Owner: config.owner })) {
+      Tags.of(this).add(key, value, { excludeResourceTypes: [...UNTAGGABLE] });
+    }
     if (stateful) Aspects.of(this).add(new StageRemovalPolicy(config.protectData));
   }
 
