@@ -1,7 +1,8 @@
 /**
  * Restore-test validation (`lambda/restore-validation/handler.ts`) against moto's RDS: DescribeDBInstances with
  * the restored instance's ARN as DBInstanceIdentifier, exactly as the handler sends it, for restored instances
- * created in moto with the settings each check looks at. For the instance that passes, the handler then logs in
+ * created in moto with the settings each check looks at
+ * (encryption, key, public access, IAM database authentication). For the instance that passes, the handler then logs in
  * at the endpoint moto reports: moto's host name resolves (in this test process) to the local PostgreSQL, whose
  * port the instance was created with, and the existing token-source seam hands over the local app-role password
  * (a local PostgreSQL cannot verify an RDS IAM token).
@@ -70,6 +71,7 @@ describeAgainstMoto('Restore validation against moto RDS', () => {
         StorageEncrypted: true,
         KmsKeyId: DATA_KEY,
         PubliclyAccessible: false,
+        EnableIAMDatabaseAuthentication: true,
         ...settings,
       }),
     );
@@ -184,6 +186,12 @@ describeAgainstMoto('Restore validation against moto RDS', () => {
         'awsbackup-restore-otherkey',
         { KmsKeyId: OTHER_KEY },
         'storage is not encrypted with the data key',
+      ],
+      [
+        'a restore without IAM database authentication',
+        'awsbackup-restore-noiam',
+        { EnableIAMDatabaseAuthentication: false },
+        'IAM database authentication is off on the restored instance',
       ],
       [
         'a publicly accessible restore',
