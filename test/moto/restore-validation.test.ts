@@ -1,11 +1,11 @@
 /**
  * Restore-test validation (`lambda/restore-validation/handler.ts`) against moto's RDS: DescribeDBInstances with
  * the restored instance's ARN as DBInstanceIdentifier, exactly as the handler sends it, for restored instances
- * created in moto with the settings each check looks at
- * (encryption, key, public access, IAM database authentication). For the instance that passes, the handler then logs in
- * at the endpoint moto reports: moto's host name resolves (in this test process) to the local PostgreSQL, whose
- * port the instance was created with, and the existing token-source seam hands over the local app-role password
- * (a local PostgreSQL cannot verify an RDS IAM token).
+ * created in moto with the settings each check looks at (encryption, key, public access, IAM database
+ * authentication). For the instance that passes, the handler then logs in at the endpoint moto reports: moto's
+ * host name resolves (in this test process) to the local PostgreSQL, whose port the instance was created with,
+ * and the existing token-source seam hands over the local app-role password (a local PostgreSQL cannot verify an
+ * RDS IAM token).
  *
  * AWS Backup's PutRestoreValidationResult is not implemented by moto 5.2, so it stays on aws-sdk-client-mock;
  * its request is checked against the AWS Backup API reference (`PUT_RESTORE_VALIDATION_RESULT` below).

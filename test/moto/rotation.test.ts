@@ -61,9 +61,10 @@ describeAgainstMoto('Rotation against moto Secrets Manager and a real PostgreSQL
   // Secrets Manager's side ---------------------------------------------------------------------------
 
   /**
-   * RotateSecret with our token, as the rotation schedule does; returns the token (the new version id). The Data
-   * stack's schedule is `ScheduleExpression: rate(30 days)`, which moto 5.2 ignores (RotationEnabled stays false,
-   * and the handler would rightly refuse); `AutomaticallyAfterDays: 30` is the same schedule in the form moto reads.
+   * RotateSecret with our token, as the rotation schedule does; returns the token (the new version id). The
+   * Data stack's schedule is `ScheduleExpression: rate(30 days)`, which moto 5.2 ignores (RotationEnabled stays
+   * false, and the handler would rightly refuse); `AutomaticallyAfterDays: 30` is the same schedule in the form
+   * moto reads.
    */
   async function startRotation(arn: string, token = randomUUID()): Promise<string> {
     const out = await sm.send(
