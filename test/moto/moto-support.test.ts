@@ -4,7 +4,7 @@
  * process that started it.
  */
 import { spawn } from 'node:child_process';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -20,6 +20,7 @@ import {
   motoAvailability,
   REQUIRE_MOTO_ENV,
   reportSkipped,
+  startMoto,
 } from '../support/moto';
 import { freePort } from '../support/postgres';
 
@@ -93,6 +94,41 @@ describe('when moto_server is missing', () => {
   });
 });
 
+describe('when moto_server does not start', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'citadel-fake-moto-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function fake(name: string, body: string): Promise<string> {
+    const file = path.join(dir, name);
+    await writeFile(file, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+    return file;
+  }
+
+  it('reports what it printed when it exits at once', async () => {
+    const executable = await fake('exits', 'echo "address already in use" >&2; exit 1');
+    await expect(startMoto({ executable })).rejects.toThrow(
+      /moto_server exited during start-up \(port \d+\): address already in use/,
+    );
+  });
+
+  it('gives up after the start-up timeout and leaves no process behind', async () => {
+    // Prepare: a server that never answers; it records its pid first.
+    const pidFile = path.join(dir, 'silent.pid');
+    const executable = await fake('silent', `echo $$ > ${pidFile}; exec sleep 60`);
+    // Act / Assess
+    await expect(startMoto({ executable, readyTimeoutMs: 500 })).rejects.toThrow(
+      /moto_server did not answer on http:\/\/127\.0\.0\.1:\d+ within the start-up timeout/,
+    );
+    const pid = Number((await readFile(pidFile, 'utf8')).trim());
+    expect(await waitUntil(() => !running(pid), 2_000)).toBe(true);
+  });
+});
+
 describeAgainstMoto('moto_server life cycle', (moto) => {
   it('answers the SDK through AWS_ENDPOINT_URL, and a reset forgets everything', async () => {
     // Prepare: a client built with no endpoint option, like the handlers' clients.
@@ -109,7 +145,6 @@ describeAgainstMoto('moto_server life cycle', (moto) => {
 
   it('stops its server', async () => {
     // Prepare: a second server of our own (the suite's keeps running).
-    const { startMoto } = await import('../support/moto');
     const server = await startMoto();
     expect(running(server.pid)).toBe(true);
     // Act

@@ -107,6 +107,21 @@ export const MOTO_WATCHDOG_SCRIPT = [
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** `promise`'s value, or `undefined` after `ms` (the timer never outlives the wait). */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
@@ -121,10 +136,25 @@ function isRunning(pid: number): boolean {
   }
 }
 
-/** Starts `moto_server` on a free loopback port and waits until it answers HTTP. */
+/** A server that exited before it answered (e.g. another process took the free port first). */
+class MotoStartFailed extends Error {
+  override readonly name = 'MotoStartFailed';
+}
+
+/** Starts `moto_server` on a free loopback port and waits until it answers HTTP (three tries). */
 export async function startMoto(options: StartMotoOptions = {}): Promise<MotoServer> {
   const executable = options.executable ?? findExecutable(MOTO_COMMAND);
   if (!executable) throw new Error(`${MOTO_COMMAND} is not on PATH; install it with: ${MOTO_INSTALL_HINT}`);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(executable, options.readyTimeoutMs ?? 20_000);
+    } catch (error) {
+      if (!(error instanceof MotoStartFailed) || attempt === 3) throw error;
+    }
+  }
+}
+
+async function startOnce(executable: string, readyTimeoutMs: number): Promise<MotoServer> {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   // Own process group, so a watchdog that does not stop in time can be killed with everything under it.
@@ -132,6 +162,10 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoSer
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
   });
+  // Writing to a watchdog that already exited must not crash the test process.
+  child.stdin?.on('error', () => undefined);
+  // Every pipe closed: all output read (the watcher holds them until stdin is closed).
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString('utf8')).slice(-4_000);
@@ -148,7 +182,7 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoSer
     };
     child.stdout?.on('data', read);
     child.once('error', reject);
-    child.once('exit', () => reject(new Error(`${MOTO_COMMAND} did not start: ${output}`)));
+    child.once('exit', () => reject(new MotoStartFailed(`${MOTO_COMMAND} did not start: ${output}`)));
   });
   // Nothing else is expected on stdout; keep both pipes drained (a full pipe would block the server).
   child.stdout?.resume();
@@ -158,14 +192,10 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoSer
     if (stopped) return;
     stopped = true;
     child.stdin?.end();
-    let timer: NodeJS.Timeout | undefined;
-    const done = await Promise.race([
+    const done = await within(
       exited(child).then(() => true),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(false), 5_000);
-      }),
-    ]);
-    clearTimeout(timer);
+      5_000,
+    );
     if (!done) {
       try {
         process.kill(-(child.pid as number), 'SIGKILL');
@@ -177,11 +207,12 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoSer
     for (let i = 0; i < 50 && isRunning(pid); i++) await sleep(20);
   };
 
-  const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000);
+  const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
     if (child.exitCode !== null) {
       await stop();
-      throw new Error(`${MOTO_COMMAND} exited during start-up (port ${port}): ${output}`);
+      await within(closed, 1_000);
+      throw new MotoStartFailed(`${MOTO_COMMAND} exited during start-up (port ${port}): ${output}`);
     }
     try {
       const response = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(1_000) });
@@ -190,6 +221,7 @@ export async function startMoto(options: StartMotoOptions = {}): Promise<MotoSer
     } catch {
       if (Date.now() > deadline) {
         await stop();
+        await within(closed, 1_000);
         throw new Error(
           `${MOTO_COMMAND} did not answer on ${endpoint} within the start-up timeout: ${output}`,
         );
