@@ -29,7 +29,11 @@ export abstract class CitadelStack extends Stack {
       description: stackProps.description ?? `Citadel ${name} (${config.stage})`,
     });
     this.config = config;
-    for (const [key, value] of Object.entries({ Project: 'Citadel', Stage: config.stage, Owner: config.owner })) {
+    for (const [key, value] of Object.entries({
+      Project: 'Citadel',
+      Stage: config.stage,
+      Owner: config.owner,
+    })) {
       Tags.of(this).add(key, value, { excludeResourceTypes: [...UNTAGGABLE] });
     }
     if (stateful) Aspects.of(this).add(new StageRemovalPolicy(config.protectData));

@@ -321,6 +321,8 @@ export class ApiStack extends CitadelStack {
     if (need === 'cognito-clients') identity.grantMachineClientAdmin(fn);
     if (need === 'cognito-mfa') identity.grantMfaReset(fn);
     if (need !== 'api-keys') fn.addEnvironment('CITADEL_USER_POOL_ID', identity.userPool.userPoolId);
+    if (need === 'cognito-clients')
+      fn.addEnvironment('CITADEL_ACCESS_TOKEN_MINUTES', String(config.identity.tokenValidityMinutes));
     this.controls.set(need, fn);
     return fn;
   }

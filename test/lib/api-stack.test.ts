@@ -4,6 +4,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { SECURITY_HEADERS } from '../../contract/http';
 import type { RouteDefinition } from '../../contract/route';
 import { routeList } from '../../contract/routes';
+import { loadStageConfig } from '../../lib/config';
 import { CitadelRestApi, MAX_INTEGRATION_SECONDS } from '../../lib/constructs/citadel-rest-api';
 import { scanTimeout } from '../../lib/stacks/api-stack';
 import { synthStage, testApp } from '../support/cdk';
@@ -303,6 +304,15 @@ describe('Api stack', () => {
     for (const svc of others) expect(granted).not.toContain(svc);
     expect(granted).not.toMatch(/"(apigateway|cognito-idp):\*"/);
     expect(id).toMatch(new RegExp(`^${prefix}`));
+  });
+
+  it('gives machine clients the stage’s access-token lifetime, as people get', () => {
+    const control = Object.entries(prod.findResources('AWS::Lambda::Function')).find(([key]) =>
+      key.startsWith('AppClientControl'),
+    )?.[1];
+    expect(control?.Properties.Environment.Variables.CITADEL_ACCESS_TOKEN_MINUTES).toBe(
+      String(loadStageConfig('prod').identity.tokenValidityMinutes),
+    );
   });
 
   it('carries CORS on API Gateway errors when the stage has one origin, never a wildcard', () => {

@@ -89,11 +89,13 @@ describeAgainstMoto('Cognito admin control functions against a moto user pool', 
     );
     signInClientId = web.UserPoolClient?.ClientId as string;
     process.env.CITADEL_USER_POOL_ID = UserPoolId;
+    process.env.CITADEL_ACCESS_TOKEN_MINUTES = '15';
     appClients = await import('../../lambda/admin/control/app-clients');
     mfa = await import('../../lambda/admin/control/mfa');
   });
   afterAll(() => {
     delete process.env.CITADEL_USER_POOL_ID;
+    delete process.env.CITADEL_ACCESS_TOKEN_MINUTES;
     cognito?.destroy();
   });
 
@@ -105,7 +107,7 @@ describeAgainstMoto('Cognito admin control functions against a moto user pool', 
     (await cognito.send(new DescribeUserPoolClientCommand({ UserPoolId, ClientId }))).UserPoolClient ?? {};
 
   describe('app clients', () => {
-    it('creates a client-credentials client with a secret, the citadel scopes asked for and 60-minute tokens', async () => {
+    it('creates a client-credentials client with a secret, the citadel scopes asked for and the stage’s token lifetime', async () => {
       // Act
       const reply = clientCreated.parse(
         await appClients.handler(
@@ -125,12 +127,12 @@ describeAgainstMoto('Cognito admin control functions against a moto user pool', 
         ExplicitAuthFlows: ['ALLOW_REFRESH_TOKEN_AUTH'],
         EnableTokenRevocation: true,
         PreventUserExistenceErrors: 'ENABLED',
-        AccessTokenValidity: 60,
+        AccessTokenValidity: 15,
         TokenValidityUnits: { AccessToken: 'minutes' },
       });
       expect(reply.clientSecret.length).toBeGreaterThan(0);
       expect(undefinedScopes(client)).toEqual([]);
-      expect(accessTokenMinutes(client)).toBe(60);
+      expect(accessTokenMinutes(client)).toBe(15);
       expect(accessTokenMinutes(client)).toBeGreaterThanOrEqual(5);
       expect(accessTokenMinutes(client)).toBeLessThanOrEqual(1440);
     });

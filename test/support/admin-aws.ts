@@ -51,6 +51,7 @@ export const ADMIN_ENV = {
   CITADEL_API_KEY_FUNCTION: 'citadel-test-api-key-control',
   CITADEL_APP_CLIENT_FUNCTION: 'citadel-test-app-client-control',
   CITADEL_MFA_FUNCTION: 'citadel-test-mfa-control',
+  CITADEL_ACCESS_TOKEN_MINUTES: '15',
   CITADEL_TOKEN_ENDPOINT: 'https://auth.citadel.test/oauth2/token',
   CITADEL_KEY_OVERLAP_HOURS: '24',
   CITADEL_USAGE_PLANS: JSON.stringify({

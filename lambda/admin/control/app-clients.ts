@@ -12,7 +12,7 @@ import { qualifiedScope } from '../../../contract/roles';
 import { observe } from '../../shared/observe';
 import { logger, traced } from '../../shared/powertools';
 import { clientControlRequest } from '../control-protocol';
-import { userPoolId } from './env';
+import { accessTokenMinutes, userPoolId } from './env';
 
 const cognito = traced(new CognitoIdentityProviderClient({}));
 
@@ -31,7 +31,8 @@ export const handler = observe(async (raw: unknown) => {
         ExplicitAuthFlows: ['ALLOW_REFRESH_TOKEN_AUTH'],
         EnableTokenRevocation: true,
         PreventUserExistenceErrors: 'ENABLED',
-        AccessTokenValidity: 60,
+        // The stage's token lifetime, as for people: a revoked client's tokens pass offline checks until they expire.
+        AccessTokenValidity: accessTokenMinutes(),
         TokenValidityUnits: { AccessToken: 'minutes' },
       }),
     );
