@@ -82,6 +82,13 @@ export interface RouteDefinition<
    * @default true for GET, PUT and DELETE; false for POST and PATCH
    */
   readonly idempotent?: boolean;
+  /**
+   * Largest JSON body, in bytes, this route legitimately carries when that can exceed the 8 KiB that AWS WAF's
+   * core rule set allows (`SizeRestrictions_BODY`). The API's web ACLs exempt such routes from that rule, never
+   * from the API-wide `MAX_JSON_BODY_BYTES`, which is the most this may be.
+   * @default 8 KiB: larger bodies are refused by WAF before they reach the API
+   */
+  readonly maxBodyBytes?: number;
   /** `admin`: the stage's tighter admin method throttling. @default the stage's limits */
   readonly throttle?: 'admin';
   /** Lambda sizing. @default 256 MiB / 10 s */

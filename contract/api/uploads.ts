@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { MAX_JSON_BODY_BYTES } from '../http';
 import { defineRoute, requires } from '../route';
 import { fileSchema } from './files';
 
@@ -40,6 +41,41 @@ export const partCountFor = (size: number, partSize: number): number =>
 /** Bytes in part `n` (1-based) of an upload: every part is `partSize` except a shorter last one. */
 export const partBytes = (n: number, size: number, partSize: number): number =>
   n < partCountFor(size, partSize) ? partSize : size - (partCountFor(size, partSize) - 1) * partSize;
+
+/**
+ * An S3 part ETag as S3 returns it and the client library passes it on: 32 hex digits in double quotes (SSE-KMS
+ * parts too: their ETag is not an MD5, but has the same form).
+ */
+export const S3_PART_ETAG_EXAMPLE = `"${'0123456789abcdef'.repeat(2)}"`;
+
+/**
+ * Bytes of the `POST /v1/uploads/{id}/complete` body naming `partCount` parts, as the client library sends it
+ * (`JSON.stringify`, realistic ETags; ASCII, so characters are bytes).
+ */
+export function completeBodyBytes(partCount: number): number {
+  const parts = Array.from({ length: partCount }, (_, i) => ({
+    partNumber: i + 1,
+    etag: S3_PART_ETAG_EXAMPLE,
+  }));
+  return JSON.stringify({ parts }).length;
+}
+
+/** Bytes of the complete call of the largest upload `maxUploadBytes` allows: every part's ETag. */
+export const largestCompleteBodyBytes = (maxUploadBytes: number): number =>
+  completeBodyBytes(partCountFor(maxUploadBytes, partSizeFor(maxUploadBytes)));
+
+/** The largest upload (bytes) whose complete call, naming every part, fits in `bodyLimitBytes`. */
+export function largestUploadWithinBody(bodyLimitBytes: number): number {
+  let low = 0;
+  let high = MAX_PARTS;
+  while (low < high) {
+    const mid = Math.ceil((low + high) / 2);
+    if (completeBodyBytes(mid) <= bodyLimitBytes) low = mid;
+    else high = mid - 1;
+  }
+  // Up to 10,000 parts the part size is the 8 MiB minimum, so `low` parts hold `low` × 8 MiB.
+  return low * MIN_PART_BYTES;
+}
 
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'a lower-case hex SHA-256');
 
@@ -256,6 +292,9 @@ export const completeUpload = defineRoute({
     'uploads:list',
     'uploads:delete',
   ],
+  // Names every part's ETag: about 41 KB for 5 GiB (640 parts). The stage config refuses an upload size whose
+  // complete call would not fit the API's body limit (`largestUploadWithinBody`).
+  maxBodyBytes: MAX_JSON_BODY_BYTES,
   // Within API Gateway's 29 s integration timeout. A completion that outlives it is finished by a retry (S3 has
   // assembled the object or the next call does) or by S3's Object Created event.
   timeoutSeconds: 28,

@@ -42,6 +42,7 @@ export const prod: StageConfig = {
     tokenValidityMinutes: 15,
     refreshTokenValidityDays: 30,
     signInRateLimit: { limit: 10, windowSeconds: 600 },
+    clientCredentialsRateLimit: { limit: 100, windowSeconds: 300 },
   },
   uploads: {
     maxUploadBytes: 5 * 1024 ** 3,
@@ -53,7 +54,9 @@ export const prod: StageConfig = {
     throttle: { rateLimit: 500, burstLimit: 1000 },
     corsOrigins: ['https://app.citadel.example.com'],
     perIpRateLimit: { limit: 100, windowSeconds: 60 },
-    perApiKeyRateLimit: { limit: 10, windowSeconds: 600 },
+    // The premium tier may send 20 × 60 + 40 = 1,240 a minute; 1,500 leaves room for WAF's estimate.
+    machinePerIpRateLimit: { limit: 1500, windowSeconds: 60 },
+    perApiKeyRateLimit: { limit: 1500, windowSeconds: 60 },
     usagePlans: {
       basic: { rateLimit: 1, burstLimit: 2, quotaPerDay: 480 },
       standard: { rateLimit: 5, burstLimit: 10, quotaPerDay: 5000 },

@@ -1,4 +1,6 @@
 import * as z from 'zod';
+import { largestCompleteBodyBytes, largestUploadWithinBody } from '../../contract/api/uploads';
+import { MAX_JSON_BODY_BYTES } from '../../contract/http';
 
 /** The stages Citadel knows. Each has exactly one config object in this folder. */
 export const STAGES = ['dev', 'staging', 'prod'] as const;
@@ -148,8 +150,16 @@ export const stageConfigSchema = z
         .min(5)
         .max(60, 'access and ID tokens must live 60 minutes or less'),
       refreshTokenValidityDays: z.number().int().min(1).max(3650),
-      /** Sign-in attempts per client IP on the user pool's web ACL (the seeds' "5 per 15 minutes"). */
+      /**
+       * Requests that present a password, an MFA code or a recovery code, per client IP, on the user pool's web
+       * ACL (the seeds' "5 failed sign-ins per 15 minutes", at WAF's floor). Token refreshes are not counted.
+       */
       signInRateLimit: rateRule,
+      /**
+       * Client-credentials token requests (machine clients) per client IP on the user pool's web ACL: their own
+       * rule, at a higher rate than sign-ins (a machine client asks once per token lifetime).
+       */
+      clientCredentialsRateLimit: rateRule,
     }),
     uploads: z.strictObject({
       /** Largest declared size accepted (bytes). Hard ceiling 5 TiB (10,000 parts of at most 524 MiB). */
@@ -171,9 +181,17 @@ export const stageConfigSchema = z
       /** Stage-wide steady-state requests per second and burst. */
       throttle: z.strictObject({ rateLimit: z.number().positive(), burstLimit: z.number().int().positive() }),
       corsOrigins: z.array(httpsOrigin).max(20),
-      /** Per-IP limit on the API's web ACL (the seeds' "100 per minute"). */
+      /** Per-IP limit on the public API's web ACL (the seeds' "100 per minute"). */
       perIpRateLimit: rateRule,
-      /** Per-API-key limit on the API's web ACL (the seeds' "20 per hour", at WAF's floor). */
+      /**
+       * Per-IP limit on the machine API's web ACL, whatever the key: at least what the highest usage-plan tier
+       * may send in one window (rate × window + burst), so one client at its tier's full rate passes.
+       */
+      machinePerIpRateLimit: rateRule,
+      /**
+       * Per-`x-api-key` limit on the machine API's web ACL: a backstop behind the usage plans (which meter and
+       * throttle each key), at least what the highest tier may send in one window.
+       */
       perApiKeyRateLimit: rateRule,
       /** Usage-plan tiers for machine clients: steady rate, burst and daily quota per key. */
       usagePlans: z.record(
@@ -278,6 +296,35 @@ export const stageConfigSchema = z
         code: 'custom',
         path: ['identity', 'threatProtection'],
         message: 'prod must enforce threat protection',
+      });
+    }
+    const complete = largestCompleteBodyBytes(c.uploads.maxUploadBytes);
+    if (complete > MAX_JSON_BODY_BYTES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['uploads', 'maxUploadBytes'],
+        message: `the complete call of the largest upload names every part's ETag in ${complete} bytes, over the API's ${MAX_JSON_BODY_BYTES}-byte body limit that WAF enforces; use at most ${largestUploadWithinBody(MAX_JSON_BODY_BYTES)} bytes`,
+      });
+    }
+    for (const field of ['machinePerIpRateLimit', 'perApiKeyRateLimit'] as const) {
+      const { limit, windowSeconds } = c.api[field];
+      for (const [tier, plan] of Object.entries(c.api.usagePlans)) {
+        const needed = Math.ceil(plan.rateLimit * windowSeconds + plan.burstLimit);
+        if (limit < needed) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['api', field, 'limit'],
+            message: `the ${tier} tier may send ${needed} requests per ${windowSeconds} s (${plan.rateLimit} rps × ${windowSeconds} s + burst ${plan.burstLimit}); a lower WAF limit throttles its keys below their usage plan: use at least ${needed}`,
+          });
+        }
+      }
+    }
+    const perSecond = (r: { limit: number; windowSeconds: number }) => r.limit / r.windowSeconds;
+    if (perSecond(c.identity.clientCredentialsRateLimit) <= perSecond(c.identity.signInRateLimit)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['identity', 'clientCredentialsRateLimit'],
+        message: 'must allow a higher rate than signInRateLimit: machine clients are not password guessers',
       });
     }
     if (c.stage !== 'dev' && c.api.corsOrigins.some((o) => o.startsWith('http://'))) {

@@ -11,6 +11,11 @@ import { SECURITY_HEADERS } from '../../contract/http';
 import { problemTypeUri } from '../../contract/problems';
 import { deploymentSuffix } from './citadel-stack';
 
+/** WAF rate-based rules count over one of these windows (seconds). */
+export const WAF_RATE_WINDOWS = [60, 120, 300, 600] as const;
+/** WAF's floor for a rate-based rule's limit. */
+export const WAF_RATE_LIMIT_FLOOR = 10;
+
 /** A WAF rate-based rule: at most `limit` requests per `windowSeconds` per aggregation key. */
 export interface RateRule {
   /** Rule and metric name, PascalCase. */
@@ -18,19 +23,51 @@ export interface RateRule {
   /** WAF's floor is 10. */
   readonly limit: number;
   /** WAF evaluates over 60, 120, 300 or 600 seconds. */
-  readonly windowSeconds: 60 | 120 | 300 | 600;
-  /** Count per client IP, or per value of a header (e.g. `x-api-key`). @default 'IP' */
+  readonly windowSeconds: number;
+  /**
+   * Count per client IP, or per value of a header (e.g. `x-api-key`). Requests without the header are not
+   * counted by a header-keyed rule (WAF omits requests missing an aggregation key). @default 'IP'
+   */
   readonly aggregateBy?: 'IP' | { readonly header: string };
   /** Only requests matching this statement count toward the limit. @default - all requests */
   readonly scopeDown?: wafv2.CfnWebACL.StatementProperty;
 }
 
+/** A route whose request body may exceed the core rule set's 8 KiB. */
+export interface LargeBodyRoute {
+  readonly method: string;
+  /** API Gateway style path, e.g. `/v1/uploads/{id}/complete`. */
+  readonly path: string;
+}
+
+/**
+ * Request-body limits of an API: the core rule set's `SizeRestrictions_BODY` (8 KiB) is counted instead of
+ * blocking, then enforced again for every route but `largeBodyRoutes`; every body over `maxBytes` is refused.
+ */
+export interface BodyLimits {
+  /** The API's real limit (its handlers answer 413 above it). At most 64 KiB, WAF's largest inspection limit. */
+  readonly maxBytes: number;
+  /** Routes that legitimately carry bodies over 8 KiB (up to `maxBytes`). */
+  readonly largeBodyRoutes: readonly LargeBodyRoute[];
+}
+
+/** What the web ACL protects: decides which body inspection limit `AssociationConfig` raises. */
+export type ProtectedResourceType = 'API_GATEWAY' | 'COGNITO_USER_POOL';
+
 export interface RegionalWebAclProps {
   /** Short name used in metric names and the log group: `aws-waf-logs-<name>`. Must be unique per account/region. */
   readonly name: string;
+  /** What the ACL is associated with (API Gateway stages or a Cognito user pool). */
+  readonly resourceType: ProtectedResourceType;
   readonly rateRules: readonly RateRule[];
   /** AWS managed rule groups evaluated before the rate rules. @default Common, KnownBadInputs, AmazonIpReputationList */
   readonly managedRuleGroups?: readonly string[];
+  /**
+   * Body limits: scope the core rule set's 8 KiB body rule to small-body routes and refuse bodies over
+   * `maxBytes`. Needs the core rule set among `managedRuleGroups`.
+   * @default - the core rule set's 8 KiB body rule applies to every request
+   */
+  readonly bodyLimits?: BodyLimits;
   /** Encrypts the WAF log group. */
   readonly logsKey: kms.IKey;
   /** @default logs.RetentionDays.ONE_MONTH */
@@ -39,23 +76,83 @@ export interface RegionalWebAclProps {
   readonly logRemovalPolicy?: RemovalPolicy;
 }
 
+export const CORE_RULE_SET = 'AWSManagedRulesCommonRuleSet';
+/** The core rule set's body-size rule: blocks bodies over 8 KB (8,192 bytes), and its label. */
+export const CORE_RULE_SET_BODY_RULE = 'SizeRestrictions_BODY';
+export const CORE_RULE_SET_MAX_BODY_BYTES = 8192;
+export const CORE_RULE_SET_BODY_LABEL = 'awswaf:managed:aws:core-rule-set:SizeRestrictions_Body';
+
 const DEFAULT_MANAGED = [
-  'AWSManagedRulesCommonRuleSet',
+  CORE_RULE_SET,
   'AWSManagedRulesKnownBadInputsRuleSet',
   'AWSManagedRulesAmazonIpReputationList',
 ];
 
-/** JSON body WAF returns for rate-limited requests (WAF can send application/json, not problem+json). */
-const RATE_LIMITED_BODY = JSON.stringify({
-  type: problemTypeUri('tooManyRequests'),
-  title: 'Too many requests',
-  status: 429,
-  detail: 'Rate limit exceeded for this client. Retry after the number of seconds in Retry-After.',
+/**
+ * How much of a body API Gateway and Cognito forward to WAF: 16 KB by default, up to 64 KB in 16 KB steps
+ * (WAF developer guide, "Managing body inspection size limits"). Requests whose body is larger than 16 KB
+ * cost extra when the limit is raised.
+ */
+const INSPECTION_LIMITS = [
+  ['KB_16', 16 * 1024],
+  ['KB_32', 32 * 1024],
+  ['KB_48', 48 * 1024],
+  ['KB_64', 64 * 1024],
+] as const;
+const DEFAULT_INSPECTION_BYTES = 16 * 1024;
+
+/** The smallest body inspection limit that lets WAF see `bytes` of a body. */
+export function inspectionLimitFor(bytes: number): (typeof INSPECTION_LIMITS)[number] {
+  const limit = INSPECTION_LIMITS.find(([, size]) => size >= bytes);
+  if (!limit) {
+    throw new Error(
+      `WAF inspects at most ${INSPECTION_LIMITS[INSPECTION_LIMITS.length - 1]?.[1]} bytes of a body; a ${bytes}-byte limit cannot be enforced: lower it.`,
+    );
+  }
+  return limit;
+}
+
+/**
+ * A WAF regex (PCRE subset without capturing groups) matching the URI path of `path` with an optional first
+ * segment: the stage name in an execute-api URL (`/dev/v1/...`) or none behind a custom domain.
+ */
+export function routePathPattern(path: string): string {
+  const escaped = path
+    .split(/(\{[A-Za-z0-9_]+\})/)
+    .map((part) => (/^\{[A-Za-z0-9_]+\}$/.test(part) ? '[^/]+' : part.replace(/[.*+?^$()|[\]\\]/g, '\\$&')))
+    .join('');
+  return `^/?[^/]*${escaped}$`;
+}
+
+/** JSON bodies WAF sends itself (WAF can send application/json, not problem+json). */
+const problemBody = (kind: 'tooManyRequests' | 'payloadTooLarge', title: string, detail: string) =>
+  JSON.stringify({
+    type: problemTypeUri(kind),
+    title,
+    status: kind === 'tooManyRequests' ? 429 : 413,
+    detail,
+  });
+
+const block = (
+  responseCode: number,
+  customResponseBodyKey: string,
+  extraHeaders: readonly { name: string; value: string }[] = [],
+): wafv2.CfnWebACL.RuleActionProperty => ({
+  block: {
+    customResponse: {
+      responseCode,
+      customResponseBodyKey,
+      responseHeaders: [
+        ...extraHeaders,
+        ...Object.entries(SECURITY_HEADERS).map(([name, value]) => ({ name, value })),
+      ],
+    },
+  },
 });
 
 /**
- * A regional WAF web ACL: AWS managed rule groups, then rate-based rules that answer 429 with a
- * problem body, with sampled requests, metrics and logs (authorization headers redacted).
+ * A regional WAF web ACL: optional body limits, AWS managed rule groups, then rate-based rules that answer
+ * 429 with a problem body, with sampled requests, metrics and logs (authorization headers redacted).
  */
 export class RegionalWebAcl extends Construct {
   readonly webAcl: wafv2.CfnWebACL;
@@ -69,24 +166,107 @@ export class RegionalWebAcl extends Construct {
       );
     }
     for (const r of props.rateRules) {
-      if (r.limit < 10)
-        throw new Error(`RegionalWebAcl ${id}: rate rule ${r.name} needs limit >= 10 (WAF's floor).`);
+      if (!Number.isInteger(r.limit) || r.limit < WAF_RATE_LIMIT_FLOOR)
+        throw new Error(
+          `RegionalWebAcl ${id}: rate rule ${r.name} needs an integer limit >= 10 (WAF's floor).`,
+        );
+      if (!(WAF_RATE_WINDOWS as readonly number[]).includes(r.windowSeconds))
+        throw new Error(
+          `RegionalWebAcl ${id}: rate rule ${r.name} counts over ${r.windowSeconds} s; WAF offers ${WAF_RATE_WINDOWS.join(', ')} s.`,
+        );
     }
     const managed = props.managedRuleGroups ?? DEFAULT_MANAGED;
+    const bodyLimits = props.bodyLimits;
+    if (bodyLimits && !managed.includes(CORE_RULE_SET)) {
+      throw new Error(
+        `RegionalWebAcl ${id}: bodyLimits scope the core rule set's body rule; include ${CORE_RULE_SET}.`,
+      );
+    }
+    const inspection = bodyLimits ? inspectionLimitFor(bodyLimits.maxBytes) : undefined;
     const metric = (name: string): wafv2.CfnWebACL.VisibilityConfigProperty => ({
       cloudWatchMetricsEnabled: true,
       sampledRequestsEnabled: true,
       metricName: `${props.name}-${name}`.replace(/[^A-Za-z0-9-]/g, '-'),
     });
 
-    const rules: wafv2.CfnWebACL.RuleProperty[] = managed.map((groupName, i) => ({
-      name: groupName,
-      priority: i,
-      overrideAction: { none: {} },
-      statement: { managedRuleGroupStatement: { vendorName: 'AWS', name: groupName } },
-      visibilityConfig: metric(groupName),
-    }));
-    props.rateRules.forEach((r, i) => {
+    const rules: Omit<wafv2.CfnWebACL.RuleProperty, 'priority'>[] = [];
+    if (bodyLimits) {
+      // Seen whole because the inspection limit is raised to cover it; anything larger is oversize and matches.
+      rules.push({
+        name: 'BodyOverApiLimit',
+        action: block(413, 'payloadTooLarge'),
+        statement: {
+          sizeConstraintStatement: {
+            fieldToMatch: { body: { oversizeHandling: 'MATCH' } },
+            comparisonOperator: 'GT',
+            size: bodyLimits.maxBytes,
+            textTransformations: [{ priority: 0, type: 'NONE' }],
+          },
+        },
+        visibilityConfig: metric('BodyOverApiLimit'),
+      });
+    }
+    for (const groupName of managed) {
+      const countBodyRule = bodyLimits && groupName === CORE_RULE_SET;
+      rules.push({
+        name: groupName,
+        overrideAction: { none: {} },
+        statement: {
+          managedRuleGroupStatement: {
+            vendorName: 'AWS',
+            name: groupName,
+            // Counted, not blocked: the rule's label is matched below for every route but the large-body ones.
+            ...(countBodyRule
+              ? { ruleActionOverrides: [{ name: CORE_RULE_SET_BODY_RULE, actionToUse: { count: {} } }] }
+              : {}),
+          },
+        },
+        visibilityConfig: metric(groupName),
+      });
+    }
+    if (bodyLimits) {
+      const largeBody = bodyLimits.largeBodyRoutes.map(
+        (route): wafv2.CfnWebACL.StatementProperty => ({
+          andStatement: {
+            statements: [
+              {
+                byteMatchStatement: {
+                  fieldToMatch: { method: {} },
+                  positionalConstraint: 'EXACTLY',
+                  searchString: route.method,
+                  textTransformations: [{ priority: 0, type: 'NONE' }],
+                },
+              },
+              {
+                regexMatchStatement: {
+                  fieldToMatch: { uriPath: {} },
+                  regexString: routePathPattern(route.path),
+                  textTransformations: [{ priority: 0, type: 'NONE' }],
+                },
+              },
+            ],
+          },
+        }),
+      );
+      const labelled: wafv2.CfnWebACL.StatementProperty = {
+        labelMatchStatement: { scope: 'LABEL', key: CORE_RULE_SET_BODY_LABEL },
+      };
+      const exempt: wafv2.CfnWebACL.StatementProperty | undefined =
+        largeBody.length === 0
+          ? undefined
+          : largeBody.length === 1
+            ? largeBody[0]
+            : { orStatement: { statements: largeBody } };
+      rules.push({
+        name: 'BodyOverCoreRuleSetLimit',
+        action: block(413, 'smallBodyOnly'),
+        statement: exempt
+          ? { andStatement: { statements: [labelled, { notStatement: { statement: exempt } }] } }
+          : labelled,
+        visibilityConfig: metric('BodyOverCoreRuleSetLimit'),
+      });
+    }
+    for (const r of props.rateRules) {
       const aggregate =
         r.aggregateBy === undefined || r.aggregateBy === 'IP'
           ? { aggregateKeyType: 'IP' }
@@ -103,19 +283,7 @@ export class RegionalWebAcl extends Construct {
             };
       rules.push({
         name: r.name,
-        priority: managed.length + i,
-        action: {
-          block: {
-            customResponse: {
-              responseCode: 429,
-              customResponseBodyKey: 'rateLimited',
-              responseHeaders: [
-                { name: 'Retry-After', value: String(r.windowSeconds) },
-                ...Object.entries(SECURITY_HEADERS).map(([name, value]) => ({ name, value })),
-              ],
-            },
-          },
-        },
+        action: block(429, 'rateLimited', [{ name: 'Retry-After', value: String(r.windowSeconds) }]),
         statement: {
           rateBasedStatement: {
             limit: r.limit,
@@ -126,15 +294,52 @@ export class RegionalWebAcl extends Construct {
         },
         visibilityConfig: metric(r.name),
       });
-    });
+    }
 
     this.webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
-      description: `Citadel ${props.name}: AWS managed rules and rate limits`,
-      customResponseBodies: { rateLimited: { contentType: 'APPLICATION_JSON', content: RATE_LIMITED_BODY } },
+      description: `Citadel ${props.name}: AWS managed rules, body limits and rate limits`,
+      customResponseBodies: {
+        rateLimited: {
+          contentType: 'APPLICATION_JSON',
+          content: problemBody(
+            'tooManyRequests',
+            'Too many requests',
+            'Rate limit exceeded for this client. Retry after the number of seconds in Retry-After.',
+          ),
+        },
+        ...(bodyLimits
+          ? {
+              payloadTooLarge: {
+                contentType: 'APPLICATION_JSON',
+                content: problemBody(
+                  'payloadTooLarge',
+                  'Payload too large',
+                  `Request bodies are limited to ${bodyLimits.maxBytes} bytes.`,
+                ),
+              },
+              smallBodyOnly: {
+                contentType: 'APPLICATION_JSON',
+                content: problemBody(
+                  'payloadTooLarge',
+                  'Payload too large',
+                  `Request bodies on this route are limited to ${CORE_RULE_SET_MAX_BODY_BYTES} bytes.`,
+                ),
+              },
+            }
+          : {}),
+      },
+      // Only when the API's limit is over the 16 KB default: larger inspection is charged per request over 16 KB.
+      ...(inspection && inspection[1] > DEFAULT_INSPECTION_BYTES
+        ? {
+            associationConfig: {
+              requestBody: { [props.resourceType]: { defaultSizeInspectionLimit: inspection[0] } },
+            },
+          }
+        : {}),
       visibilityConfig: metric('WebAcl'),
-      rules,
+      rules: rules.map((rule, priority) => ({ ...rule, priority })),
     });
 
     // WAF only delivers to log groups named aws-waf-logs-*; the stage is part of `name`, and the stack's
@@ -159,7 +364,11 @@ export class RegionalWebAcl extends Construct {
     });
   }
 
-  /** Protects a regional resource (API Gateway stage, Cognito user pool). */
+  /**
+   * Protects a regional resource (API Gateway stage, Cognito user pool) with CloudFormation's own
+   * `AWS::WAFv2::WebACLAssociation`, whose handler retries `WAFUnavailableEntityException` (a web ACL still
+   * propagating) every 10 s for up to 25 minutes; the `Fn::GetAtt` on the ACL orders it after the ACL.
+   */
   associate(id: string, resourceArn: string): wafv2.CfnWebACLAssociation {
     return new wafv2.CfnWebACLAssociation(this, id, { resourceArn, webAclArn: this.webAcl.attrArn });
   }

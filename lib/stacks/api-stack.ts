@@ -12,6 +12,7 @@ import {
 import type { Construct } from 'constructs';
 import { TIERS } from '../../contract/api/admin';
 import { HASH_BYTES_PER_SECOND, MAX_HASHED_BYTES } from '../../contract/api/uploads';
+import { MAX_JSON_BODY_BYTES } from '../../contract/http';
 import type { RouteDefinition } from '../../contract/route';
 import { routeList } from '../../contract/routes';
 import { CONTROL_FUNCTION_ENV, type ControlNeed } from '../../lambda/admin/control-protocol';
@@ -21,7 +22,11 @@ import { CitadelFunction, type CitadelFunctionProps } from '../constructs/citade
 import { CitadelRestApi } from '../constructs/citadel-rest-api';
 import { CitadelStack } from '../constructs/citadel-stack';
 import { DeadLetters } from '../constructs/dead-letters';
-import { RegionalWebAcl } from '../constructs/regional-web-acl';
+import {
+  type BodyLimits,
+  CORE_RULE_SET_MAX_BODY_BYTES,
+  RegionalWebAcl,
+} from '../constructs/regional-web-acl';
 import type { ScannedUploadBucket } from '../constructs/scanned-upload-bucket';
 import type { DataStack } from './data-stack';
 import type { IdentityStack } from './identity-stack';
@@ -140,6 +145,7 @@ export class ApiStack extends CitadelStack {
     this.grantApiKeyManagement();
 
     const webAclCommon = {
+      resourceType: 'API_GATEWAY' as const,
       logsKey: network.logsKey,
       logRetention: observability.logRetentionDays,
       logRemovalPolicy,
@@ -147,32 +153,20 @@ export class ApiStack extends CitadelStack {
     this.webAcl = new RegionalWebAcl(this, 'WebAcl', {
       ...webAclCommon,
       name: `citadel-${config.stage}-api`,
-      rateRules: [
-        {
-          name: 'PerIpRateLimit',
-          ...apiConfig.perIpRateLimit,
-          windowSeconds: apiConfig.perIpRateLimit.windowSeconds as 60,
-        },
-      ],
+      bodyLimits: bodyLimits(routeList),
+      rateRules: [{ name: 'PerIpRateLimit', ...apiConfig.perIpRateLimit }],
     });
     this.webAcl.associate('ApiStageAssociation', this.api.deploymentStage.stageArn);
+    // The usage plans meter and throttle each key (basic, standard, premium); WAF cannot tell a key's tier, so its
+    // limits admit the highest tier at full rate and burst (the config schema checks that) and catch the rest:
+    // one key used from many addresses beyond any tier, and any one address, whatever keys it sends.
     this.machineWebAcl = new RegionalWebAcl(this, 'MachineWebAcl', {
       ...webAclCommon,
       name: `citadel-${config.stage}-machine-api`,
+      bodyLimits: bodyLimits(machineRoutes),
       rateRules: [
-        {
-          name: 'PerIpRateLimit',
-          ...apiConfig.perIpRateLimit,
-          windowSeconds: apiConfig.perIpRateLimit.windowSeconds as 60,
-        },
-        {
-          // The seeds' "20 requests per hour per key": WAF's floor is 10 per 600 s (60 an hour); the daily
-          // usage-plan quota brings a basic key to 20 an hour on average.
-          name: 'PerApiKeyRateLimit',
-          ...apiConfig.perApiKeyRateLimit,
-          windowSeconds: apiConfig.perApiKeyRateLimit.windowSeconds as 600,
-          aggregateBy: { header: 'x-api-key' },
-        },
+        { name: 'PerIpRateLimit', ...apiConfig.machinePerIpRateLimit },
+        { name: 'PerApiKeyRateLimit', ...apiConfig.perApiKeyRateLimit, aggregateBy: { header: 'x-api-key' } },
       ],
     });
     this.machineWebAcl.associate('MachineStageAssociation', this.machineApi.deploymentStage.stageArn);
@@ -468,6 +462,25 @@ export class ApiStack extends CitadelStack {
       every: Duration.hours(1),
     });
   }
+}
+
+/**
+ * The web ACL body limits of an API serving `routes`: the API's own limit, and the routes the route table says
+ * carry bodies over the core rule set's 8 KiB (e.g. completing an upload names every part's ETag).
+ */
+export function bodyLimits(routes: readonly RouteDefinition[]): BodyLimits {
+  for (const r of routes) {
+    if (r.maxBodyBytes !== undefined && r.maxBodyBytes > MAX_JSON_BODY_BYTES)
+      throw new Error(
+        `${r.operationId} declares maxBodyBytes ${r.maxBodyBytes}, over the API's ${MAX_JSON_BODY_BYTES}-byte limit.`,
+      );
+  }
+  return {
+    maxBytes: MAX_JSON_BODY_BYTES,
+    largeBodyRoutes: routes
+      .filter((r) => (r.maxBodyBytes ?? 0) > CORE_RULE_SET_MAX_BODY_BYTES)
+      .map((r) => ({ method: r.method, path: r.path })),
+  };
 }
 
 /**

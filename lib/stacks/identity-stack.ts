@@ -11,7 +11,7 @@ import { RESOURCE_SERVER_ID, ROLES, type Role, SCOPES, type Scope } from '../../
 import { acknowledge } from '../compliance';
 import type { StageConfig } from '../config';
 import { CitadelStack } from '../constructs/citadel-stack';
-import { type RateRule, RegionalWebAcl } from '../constructs/regional-web-acl';
+import { RegionalWebAcl } from '../constructs/regional-web-acl';
 import type { NetworkStack } from './network-stack';
 
 export interface IdentityStackProps {
@@ -50,14 +50,14 @@ const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
 /** Precedence step between neighbouring roles, leaving room to insert a role later. */
 const PRECEDENCE_STEP = 10;
 
-/** The managed-login and OAuth endpoints that take credentials or mint tokens. */
-const SIGN_IN_PATHS = ['/login', '/oauth2/token', '/oauth2/authorize'];
+/** Prefix of every Cognito user-pool API operation's `x-amz-target`, lower-cased. */
+const COGNITO_TARGET_PREFIX = 'awscognitoidentityproviderservice.';
 
-/** Cognito API operations that present a password or answer an MFA challenge. */
-const SIGN_IN_TARGETS = [
-  'AWSCognitoIdentityProviderService.InitiateAuth',
-  'AWSCognitoIdentityProviderService.RespondToAuthChallenge',
-];
+/** Cognito API operations that always present a password, an MFA code or a recovery code. */
+const CREDENTIAL_TARGETS = ['RespondToAuthChallenge', 'ConfirmForgotPassword', 'VerifySoftwareToken'];
+
+/** `InitiateAuth` flows that present a refresh token, not a password: not sign-in attempts. */
+const REFRESH_AUTH_FLOWS = ['REFRESH_TOKEN_AUTH', 'REFRESH_TOKEN'];
 
 /** Refresh-token rotation: how long the superseded refresh token stays usable, for client retries. */
 const REFRESH_TOKEN_RETRY_GRACE = Duration.seconds(10);
@@ -290,29 +290,31 @@ export class IdentityStack extends CitadelStack {
   }
 
   /**
-   * WAF on the user pool: AWS managed rules, then a per-IP rate rule on sign-in traffic only.
+   * WAF on the user pool: AWS managed rules, then two per-IP rate rules.
    *
-   * The seeds allowed 5 sign-in attempts per 15 minutes per IP (≈ 0.33 per minute). WAF's floor is
-   * 10 requests per window of 60–600 s, so the closest WAF can do is `identity.signInRateLimit`
-   * (10 per 600 s per IP ≈ 1 per minute, three times the seed's rate). Counted requests are those to
-   * `/login`, `/oauth2/token` and `/oauth2/authorize`, and Cognito API calls whose `x-amz-target` is
-   * `InitiateAuth` or `RespondToAuthChallenge`; one sign-in is several of them. Cognito's own
-   * lockout after repeated failed passwords (and, with Plus, threat protection) complements it.
+   * `SignInRateLimit` counts only requests that present a password, an MFA code or a recovery code (see
+   * {@link credentialAttempts}); token refreshes, which a user behind an office NAT makes every
+   * `tokenValidityMinutes`, are never counted. The seeds allowed 5 failed sign-ins per 15 minutes per IP; WAF's
+   * floor is 10 requests per window of 60–600 s, so `identity.signInRateLimit` is 10 per 600 s: 10 password or
+   * code guesses, or about three complete managed-login sign-ins (password, MFA code, code exchange) per IP per
+   * 10 minutes. Cognito's own lockout after failed passwords (and, with Plus, threat protection) complements it.
+   *
+   * `ClientCredentialsRateLimit` gives machine clients' client-credentials token requests their own, higher
+   * limit per calling IP (they ask once per token lifetime).
    */
   private createWebAcl(config: StageConfig, network: NetworkStack): RegionalWebAcl {
-    const { limit, windowSeconds } = config.identity.signInRateLimit;
     const webAcl = new RegionalWebAcl(this, 'WebAcl', {
       name: `citadel-${config.stage}-identity`,
+      resourceType: 'COGNITO_USER_POOL',
       logsKey: network.logsKey,
       logRetention: config.observability.logRetentionDays,
       logRemovalPolicy: config.protectData ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
       rateRules: [
+        { name: 'SignInRateLimit', ...config.identity.signInRateLimit, scopeDown: credentialAttempts() },
         {
-          name: 'SignInRateLimit',
-          limit,
-          windowSeconds: windowSeconds as RateRule['windowSeconds'],
-          aggregateBy: 'IP',
-          scopeDown: signInRequests(),
+          name: 'ClientCredentialsRateLimit',
+          ...config.identity.clientCredentialsRateLimit,
+          scopeDown: clientCredentialsGrants(),
         },
       ],
     });
@@ -321,31 +323,138 @@ export class IdentityStack extends CitadelStack {
   }
 }
 
-/** Matches sign-in traffic: the managed-login/OAuth paths, or the Cognito API's sign-in operations. */
-function signInRequests(): wafv2.CfnWebACL.StatementProperty {
-  const paths = SIGN_IN_PATHS.map(
-    (path): wafv2.CfnWebACL.StatementProperty => ({
-      byteMatchStatement: {
-        fieldToMatch: { uriPath: {} },
-        positionalConstraint: 'STARTS_WITH',
-        searchString: path,
-        // `//LOGIN` and `/./login` reach the same page; normalize before comparing.
-        textTransformations: [
-          { priority: 0, type: 'NORMALIZE_PATH' },
-          { priority: 1, type: 'LOWERCASE' },
-        ],
-      },
-    }),
+type Statement = wafv2.CfnWebACL.StatementProperty;
+type Transformation = 'NONE' | 'LOWERCASE' | 'NORMALIZE_PATH';
+
+const transforms = (...types: Transformation[]) => types.map((type, priority) => ({ priority, type }));
+const not = (statement: Statement): Statement => ({ notStatement: { statement } });
+const and = (...statements: Statement[]): Statement => ({ andStatement: { statements } });
+const or = (...statements: Statement[]): Statement =>
+  statements.length === 1 ? (statements[0] as Statement) : { orStatement: { statements } };
+
+/** The URI path, `//` and `/./` collapsed and lower-cased, compared with `path`. */
+const path = (positionalConstraint: 'EXACTLY' | 'STARTS_WITH', searchString: string): Statement => ({
+  byteMatchStatement: {
+    fieldToMatch: { uriPath: {} },
+    positionalConstraint,
+    searchString,
+    textTransformations: transforms('NORMALIZE_PATH', 'LOWERCASE'),
+  },
+});
+
+/** A Cognito API call to `operation` (`x-amz-target`, compared lower-cased: case variants count too). */
+const target = (operation: string): Statement => ({
+  byteMatchStatement: {
+    fieldToMatch: { singleHeader: { Name: 'x-amz-target' } },
+    positionalConstraint: 'EXACTLY',
+    searchString: `${COGNITO_TARGET_PREFIX}${operation.toLowerCase()}`,
+    textTransformations: transforms('LOWERCASE'),
+  },
+});
+
+/** Any Cognito user-pool API call (as opposed to a managed-login page or an OAuth endpoint). */
+const anyCognitoApiCall = (): Statement => ({
+  byteMatchStatement: {
+    fieldToMatch: { singleHeader: { Name: 'x-amz-target' } },
+    positionalConstraint: 'STARTS_WITH',
+    searchString: COGNITO_TARGET_PREFIX,
+    textTransformations: transforms('LOWERCASE'),
+  },
+});
+
+/**
+ * A form body (`application/x-www-form-urlencoded`) whose field `name` is exactly `value`, as clients encode it.
+ * No transformation: a differently encoded field is not recognised, so it is counted as a sign-in attempt.
+ * Oversize bodies (over Cognito's 16 KB inspection default) do not match.
+ */
+const formField = (name: string, value: string): Statement => {
+  const field = `${name}=${value}`;
+  const body = (
+    positionalConstraint: 'EXACTLY' | 'STARTS_WITH' | 'ENDS_WITH' | 'CONTAINS',
+    searchString: string,
+  ) => ({
+    byteMatchStatement: {
+      fieldToMatch: { body: { oversizeHandling: 'NO_MATCH' } },
+      positionalConstraint,
+      searchString,
+      textTransformations: transforms('NONE'),
+    },
+  });
+  return or(
+    body('EXACTLY', field),
+    body('STARTS_WITH', `${field}&`),
+    body('ENDS_WITH', `&${field}`),
+    body('CONTAINS', `&${field}&`),
   );
-  const targets = SIGN_IN_TARGETS.map(
-    (target): wafv2.CfnWebACL.StatementProperty => ({
-      byteMatchStatement: {
-        fieldToMatch: { singleHeader: { Name: 'x-amz-target' } },
-        positionalConstraint: 'EXACTLY',
-        searchString: target,
-        textTransformations: [{ priority: 0, type: 'NONE' }],
-      },
-    }),
+};
+
+/**
+ * An `InitiateAuth` body whose `AuthFlow` is a refresh flow. A body WAF cannot parse completely (duplicate keys,
+ * say a second `AuthFlow`) or that is oversize does not match, so it is counted as a sign-in attempt.
+ */
+const refreshAuthFlow = (): Statement =>
+  or(
+    ...REFRESH_AUTH_FLOWS.map(
+      (flow): Statement => ({
+        byteMatchStatement: {
+          fieldToMatch: {
+            jsonBody: {
+              matchPattern: { includedPaths: ['/AuthFlow'] },
+              matchScope: 'VALUE',
+              invalidFallbackBehavior: 'NO_MATCH',
+              oversizeHandling: 'NO_MATCH',
+            },
+          },
+          positionalConstraint: 'EXACTLY',
+          searchString: flow,
+          textTransformations: transforms('NONE'),
+        },
+      }),
+    ),
   );
-  return { orStatement: { statements: [...paths, ...targets] } };
+
+const TOKEN_ENDPOINT = '/oauth2/token';
+
+/**
+ * Requests that present a password, an MFA code or a recovery code:
+ * - form posts to the managed-login pages (sign-in, MFA, recovery, sign-up): every POST on the user-pool domain
+ *   but the OAuth endpoints and Cognito API calls;
+ * - token-endpoint grants that are neither refreshes nor client credentials (authorization code: the end of a
+ *   sign-in);
+ * - `InitiateAuth` with any flow but a refresh flow, and `RespondToAuthChallenge`, `ConfirmForgotPassword`,
+ *   `VerifySoftwareToken`.
+ * Never counted: `grant_type=refresh_token`, `InitiateAuth` with `REFRESH_TOKEN_AUTH`/`REFRESH_TOKEN`,
+ * `GetTokensFromRefreshToken`, and client-credentials grants (their own rule). Transformations widen what is
+ * counted (case, path variants), never what is exempt.
+ */
+export function credentialAttempts(): Statement {
+  return or(
+    and(
+      {
+        byteMatchStatement: {
+          fieldToMatch: { method: {} },
+          positionalConstraint: 'EXACTLY',
+          searchString: 'POST',
+          textTransformations: transforms('NONE'),
+        },
+      },
+      not(path('STARTS_WITH', '/oauth2/')),
+      not(anyCognitoApiCall()),
+    ),
+    and(
+      path('EXACTLY', TOKEN_ENDPOINT),
+      not(formField('grant_type', 'refresh_token')),
+      not(formField('grant_type', 'client_credentials')),
+    ),
+    and(target('InitiateAuth'), not(refreshAuthFlow())),
+    ...CREDENTIAL_TARGETS.map(target),
+  );
+}
+
+/** Machine clients asking for a token: the client-credentials grant, or the `GetClientToken` operation. */
+export function clientCredentialsGrants(): Statement {
+  return or(
+    and(path('EXACTLY', TOKEN_ENDPOINT), formField('grant_type', 'client_credentials')),
+    target('GetClientToken'),
+  );
 }
