@@ -1,12 +1,13 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { aws_cognito as cognito, Duration, aws_lambda as lambda, aws_logs as logs, Stack } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
-import { SECURITY_HEADERS } from '../../contract/http';
+import { MAX_JSON_BODY_BYTES, SECURITY_HEADERS } from '../../contract/http';
 import type { RouteDefinition } from '../../contract/route';
 import { routeList } from '../../contract/routes';
 import { loadStageConfig } from '../../lib/config';
 import { CitadelRestApi, MAX_INTEGRATION_SECONDS } from '../../lib/constructs/citadel-rest-api';
-import { scanTimeout } from '../../lib/stacks/api-stack';
+import { routePathPattern } from '../../lib/constructs/regional-web-acl';
+import { bodyLimits, scanTimeout } from '../../lib/stacks/api-stack';
 import { synthStage, testApp } from '../support/cdk';
 
 let dev: Template;
@@ -235,25 +236,95 @@ describe('Api stack', () => {
     }
   });
 
-  it('limits each machine key in WAF (10 per 600 s) as well as each IP', () => {
-    dev.hasResourceProperties('AWS::WAFv2::WebACL', {
-      Rules: Match.arrayWith([
-        Match.objectLike({
-          Name: 'PerApiKeyRateLimit',
-          Statement: {
-            RateBasedStatement: Match.objectLike({
-              Limit: 10,
-              EvaluationWindowSec: 600,
-              AggregateKeyType: 'CUSTOM_KEYS',
-              CustomKeys: [
-                { Header: { Name: 'x-api-key', TextTransformations: [{ Priority: 0, Type: 'NONE' }] } },
-              ],
-            }),
-          },
-        }),
-      ]),
-    });
+  it('limits the machine API per IP and per key at rates that admit the premium tier at full rate and burst', () => {
+    const config = loadStageConfig('dev');
+    const premium = config.api.usagePlans.premium as { rateLimit: number; burstLimit: number };
+    for (const [name, limits, key] of [
+      ['PerIpRateLimit', config.api.machinePerIpRateLimit, { AggregateKeyType: 'IP' }],
+      [
+        'PerApiKeyRateLimit',
+        config.api.perApiKeyRateLimit,
+        {
+          AggregateKeyType: 'CUSTOM_KEYS',
+          CustomKeys: [
+            { Header: { Name: 'x-api-key', TextTransformations: [{ Priority: 0, Type: 'NONE' }] } },
+          ],
+        },
+      ],
+    ] as const) {
+      expect(limits.limit).toBeGreaterThanOrEqual(
+        premium.rateLimit * limits.windowSeconds + premium.burstLimit,
+      );
+      dev.hasResourceProperties('AWS::WAFv2::WebACL', {
+        Rules: Match.arrayWith([
+          Match.objectLike({
+            Name: name,
+            Statement: {
+              RateBasedStatement: { Limit: limits.limit, EvaluationWindowSec: limits.windowSeconds, ...key },
+            },
+          }),
+        ]),
+      });
+    }
     dev.resourceCountIs('AWS::WAFv2::WebACLAssociation', 2);
+  });
+
+  it('lets large bodies only where the route table says so: 8 KiB elsewhere, 64 KiB seen whole everywhere', () => {
+    const acls = Object.values(dev.findResources('AWS::WAFv2::WebACL'));
+    expect(acls).toHaveLength(2);
+    for (const acl of acls) {
+      const byName = (n: string) => acl.Properties.Rules.find((r: { Name: string }) => r.Name === n);
+      expect(acl.Properties.AssociationConfig).toEqual({
+        RequestBody: { API_GATEWAY: { DefaultSizeInspectionLimit: 'KB_64' } },
+      });
+      expect(byName('BodyOverApiLimit').Statement.SizeConstraintStatement).toMatchObject({
+        FieldToMatch: { Body: { OversizeHandling: 'MATCH' } },
+        ComparisonOperator: 'GT',
+        Size: MAX_JSON_BODY_BYTES,
+      });
+      expect(byName('BodyOverApiLimit').Action.Block.CustomResponse.ResponseCode).toBe(413);
+      expect(
+        byName('AWSManagedRulesCommonRuleSet').Statement.ManagedRuleGroupStatement.RuleActionOverrides,
+      ).toEqual([{ Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } }]);
+      // After the core rule set, whose label it reads.
+      const core = byName('BodyOverCoreRuleSetLimit');
+      expect(core.Priority).toBeGreaterThan(byName('AWSManagedRulesCommonRuleSet').Priority);
+      const [label, exempt] = core.Statement.AndStatement.Statements;
+      expect(label).toEqual({
+        LabelMatchStatement: {
+          Scope: 'LABEL',
+          Key: 'awswaf:managed:aws:core-rule-set:SizeRestrictions_Body',
+        },
+      });
+      expect(exempt.NotStatement.Statement.AndStatement.Statements).toEqual([
+        expect.objectContaining({ ByteMatchStatement: expect.objectContaining({ SearchString: 'POST' }) }),
+        expect.objectContaining({
+          RegexMatchStatement: expect.objectContaining({
+            RegexString: '^/?[^/]*/v1/uploads/[^/]+/complete$',
+          }),
+        }),
+      ]);
+    }
+  });
+
+  it('derives the large-body routes from the route table and refuses one over the API limit', () => {
+    expect(bodyLimits(routeList)).toEqual({
+      maxBytes: MAX_JSON_BODY_BYTES,
+      largeBodyRoutes: [{ method: 'POST', path: '/v1/uploads/{id}/complete' }],
+    });
+    const tooLarge = { ...(routeList[0] as RouteDefinition), operationId: 'huge', maxBodyBytes: 70_000 };
+    expect(() => bodyLimits([tooLarge])).toThrow(
+      /huge declares maxBodyBytes 70000, over the API's 65536-byte limit/,
+    );
+  });
+
+  it('matches a route path behind a stage name or a custom domain, and nothing else', () => {
+    const re = new RegExp(routePathPattern('/v1/uploads/{id}/complete'));
+    expect(re.test('/dev/v1/uploads/0b6f2c3e-0000-4000-8000-000000000000/complete')).toBe(true);
+    expect(re.test('/v1/uploads/abc/complete')).toBe(true);
+    expect(re.test('/dev/v1/uploads/abc/complete/more')).toBe(false);
+    expect(re.test('/dev/v1/uploads/abc/parts')).toBe(false);
+    expect(re.test('/dev/v1/uploads/a/b/complete')).toBe(false);
   });
 
   it('throttles admin methods tighter than the stage', () => {

@@ -388,35 +388,58 @@ describe('Identity stack', () => {
     });
   });
 
-  it('the sign-in rate rule counts only managed-login/OAuth sign-in paths and Cognito sign-in API calls', () => {
-    const acl = Object.values(tpl('prod').findResources('AWS::WAFv2::WebACL'))[0];
-    const rule = acl?.Properties.Rules.find((r: { Name: string }) => r.Name === 'SignInRateLimit');
-    const statements = rule.Statement.RateBasedStatement.ScopeDownStatement.OrStatement.Statements;
-    const paths = statements
-      .filter(
-        (s: { ByteMatchStatement: { FieldToMatch: object } }) =>
-          'UriPath' in s.ByteMatchStatement.FieldToMatch,
-      )
-      .map((s: { ByteMatchStatement: { SearchString: string } }) => s.ByteMatchStatement.SearchString);
-    const targets = statements
-      .filter(
-        (s: { ByteMatchStatement: { FieldToMatch: object } }) =>
-          'SingleHeader' in s.ByteMatchStatement.FieldToMatch,
-      )
-      .map(
-        (s: {
-          ByteMatchStatement: { FieldToMatch: { SingleHeader: { Name: string } }; SearchString: string };
-        }) => {
-          expect(s.ByteMatchStatement.FieldToMatch.SingleHeader).toEqual({ Name: 'x-amz-target' });
-          return s.ByteMatchStatement.SearchString;
-        },
-      );
-    expect(paths).toEqual(['/login', '/oauth2/token', '/oauth2/authorize']);
-    expect(targets).toEqual([
-      'AWSCognitoIdentityProviderService.InitiateAuth',
-      'AWSCognitoIdentityProviderService.RespondToAuthChallenge',
-    ]);
-    expect(statements).toHaveLength(5);
+  describe('the sign-in rule counts what presents a password, an MFA code or a recovery code', () => {
+    const rule = (name: string) => {
+      const acl = Object.values(tpl('prod').findResources('AWS::WAFv2::WebACL'))[0];
+      return acl?.Properties.Rules.find((r: { Name: string }) => r.Name === name);
+    };
+    const scopeDown = (name: string) =>
+      JSON.stringify(rule(name).Statement.RateBasedStatement.ScopeDownStatement);
+
+    it('counts managed-login form posts, code exchanges and the sign-in API operations', () => {
+      const counted =
+        rule('SignInRateLimit').Statement.RateBasedStatement.ScopeDownStatement.OrStatement.Statements;
+      expect(counted).toHaveLength(6);
+      const text = JSON.stringify(counted);
+      for (const op of [
+        'initiateauth',
+        'respondtoauthchallenge',
+        'confirmforgotpassword',
+        'verifysoftwaretoken',
+      ])
+        expect(text).toContain(`"awscognitoidentityproviderservice.${op}"`);
+      expect(text).toContain('"SearchString":"/oauth2/token"');
+      expect(text).toContain('"SearchString":"POST"');
+    });
+
+    it('never counts refreshes: refresh-token grants, InitiateAuth refresh flows, GetTokensFromRefreshToken', () => {
+      const text = scopeDown('SignInRateLimit');
+      for (const field of [
+        'grant_type=refresh_token',
+        'grant_type=refresh_token&',
+        '&grant_type=refresh_token',
+      ])
+        expect(text).toContain(`"SearchString":"${field}"`);
+      expect(text).toContain('"IncludedPaths":["/AuthFlow"]');
+      expect(text).toContain('"SearchString":"REFRESH_TOKEN_AUTH"');
+      expect(text).toContain('"SearchString":"REFRESH_TOKEN"');
+      // Unparsable (e.g. duplicate AuthFlow) or oversize bodies are not refreshes: they are counted.
+      expect(text).toContain('"InvalidFallbackBehavior":"NO_MATCH"');
+      expect(text).not.toMatch(/gettokensfromrefreshtoken/i);
+    });
+
+    it('gives client credentials their own rule per IP, at the configured, higher rate', () => {
+      const { limit, windowSeconds } = of('prod').config.identity.clientCredentialsRateLimit;
+      expect(rule('ClientCredentialsRateLimit').Statement.RateBasedStatement).toMatchObject({
+        Limit: limit,
+        EvaluationWindowSec: windowSeconds,
+        AggregateKeyType: 'IP',
+      });
+      const text = scopeDown('ClientCredentialsRateLimit');
+      expect(text).toContain('"SearchString":"grant_type=client_credentials"');
+      expect(text).toContain('"SearchString":"awscognitoidentityproviderservice.getclienttoken"');
+      expect(scopeDown('SignInRateLimit')).toContain('"SearchString":"grant_type=client_credentials&"');
+    });
   });
 
   it.each(STAGES)(

@@ -12,9 +12,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { loadStageConfig } from '../../lib/config';
 import { ALL_STAGES, type CfnTemplate, stageTemplates } from '../support/wiring/stages';
 import { mutated, type WafCheckReport, wafChecks } from '../support/wiring/waf-checks';
-import { WebAclModel } from '../support/wiring/waf-evaluator';
-
-type Json = any;
+import { type Json, WebAclModel } from '../support/wiring/waf-evaluator';
 
 const aclsOf = (t: CfnTemplate) => Object.values(t.Resources).filter((r) => r.Type === 'AWS::WAFv2::WebACL');
 const ruleOf = (acl: { Properties?: Json }, name: string): Json => {

@@ -7,6 +7,7 @@
  */
 import type { StageName } from '../../../lib/config';
 import type { CfnResource, CfnTemplate } from './stages';
+import type { Json } from './waf-evaluator';
 
 export type ProtectedName = 'publicApi' | 'machineApi' | 'userPool';
 
@@ -14,7 +15,7 @@ export interface FoundAcl {
   readonly stack: string;
   readonly logicalId: string;
   /** The `AWS::WAFv2::WebACL` properties. */
-  readonly acl: any;
+  readonly acl: Json;
 }
 
 export interface AclDiscovery {
@@ -83,7 +84,7 @@ export function findWebAcls(
       const target = protectedBy(stage, template, resource.Properties?.ResourceArn);
       const att = getAttOf(resource.Properties?.WebACLArn);
       const aclResource = att ? template.Resources[att[0]] : undefined;
-      if (!att || att[1] !== 'Arn' || aclResource?.Type !== 'AWS::WAFv2::WebACL') {
+      if (att?.[1] !== 'Arn' || aclResource?.Type !== 'AWS::WAFv2::WebACL') {
         problems.push(
           `${stack}/${id}: names its web ACL by ${JSON.stringify(resource.Properties?.WebACLArn)}, not Fn::GetAtt of a web ACL in the same stack: CloudFormation may create the association before the ACL exists.`,
         );

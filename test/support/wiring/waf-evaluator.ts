@@ -20,8 +20,8 @@
  */
 import { MANAGED_RULE_GROUPS, type ManagedRuleGroup } from './waf-managed-rules';
 
-// Template JSON is untyped; every access below checks what it reads.
-type Json = any;
+/** CloudFormation template JSON: untyped; every access in the model checks what it reads. */
+export type Json = any;
 
 /** One web request as the protected resource forwards it to WAF. */
 export interface WafRequest {

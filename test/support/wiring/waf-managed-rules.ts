@@ -320,8 +320,9 @@ export const KNOWN_BAD_INPUTS: ManagedRuleGroup = {
       name: 'Log4JRCE_HEADER',
       label: 'awswaf:managed:aws:known-bad-inputs:Log4JRCE_Header',
       action: 'BLOCK',
-      documented: 'the Log4j vulnerability in header keys and values; example ${jndi:ldap://example.com/}',
-      modeled: 'a header contains ${jndi:',
+      documented:
+        'the Log4j vulnerability in header keys and values; example \u0024{jndi:ldap://example.com/}',
+      modeled: 'a header contains \u0024{jndi:',
       matches: (r) => LOG4J.test(headerText(r)),
     },
     {
@@ -329,7 +330,7 @@ export const KNOWN_BAD_INPUTS: ManagedRuleGroup = {
       label: 'awswaf:managed:aws:known-bad-inputs:Log4JRCE_QueryString',
       action: 'BLOCK',
       documented: 'the Log4j vulnerability in the query string',
-      modeled: 'query string contains ${jndi:',
+      modeled: 'query string contains \u0024{jndi:',
       matches: (r) => has(r.query, LOG4J),
     },
     {
@@ -337,7 +338,7 @@ export const KNOWN_BAD_INPUTS: ManagedRuleGroup = {
       label: 'awswaf:managed:aws:known-bad-inputs:Log4JRCE_Body',
       action: 'BLOCK',
       documented: 'the Log4j vulnerability in the body; up to the inspection limit, oversize Continue',
-      modeled: 'the visible body contains ${jndi:',
+      modeled: 'the visible body contains \u0024{jndi:',
       matches: (r) => has(r.visibleBody, LOG4J),
     },
     {
@@ -345,7 +346,7 @@ export const KNOWN_BAD_INPUTS: ManagedRuleGroup = {
       label: 'awswaf:managed:aws:known-bad-inputs:Log4JRCE_URIPath',
       action: 'BLOCK',
       documented: 'the Log4j vulnerability in the URI path',
-      modeled: 'URI path contains ${jndi:',
+      modeled: 'URI path contains \u0024{jndi:',
       matches: (r) => has(r.path, LOG4J),
     },
   ],
