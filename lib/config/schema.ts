@@ -162,7 +162,11 @@ export const stageConfigSchema = z
       clientCredentialsRateLimit: rateRule,
     }),
     uploads: z.strictObject({
-      /** Largest declared size accepted (bytes). Hard ceiling 5 TiB (10,000 parts of at most 524 MiB). */
+      /**
+       * Largest declared size accepted (bytes). S3's ceiling is 5 TiB (10,000 parts of at most 524 MiB), but the
+       * complete call names every part's ETag and must fit the API's 64 KiB body limit (which WAF enforces): checked
+       * below, at most 8,464,105,472 bytes.
+       */
       maxUploadBytes: z
         .number()
         .int()
