@@ -109,8 +109,8 @@ export async function wafChecks(input: StageInput): Promise<WafCheckReport> {
     run(
       found,
       'userPool',
-      '20 machine clients behind one address: client-credentials tokens for 2 hours',
-      await machineClientTokens(),
+      `20 machine clients behind one address: client-credentials tokens every ${config.identity.tokenValidityMinutes - 1} min for 2 hours`,
+      await machineClientTokens(config),
     ),
   ];
   for (const r of legitimate) {

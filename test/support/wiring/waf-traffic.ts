@@ -465,9 +465,11 @@ export const MACHINE_CLIENTS = 20;
 
 /**
  * Machine clients behind one address fetching client-credentials tokens with the client library: all start
- * within 30 s, then each asks again when its cached token nears expiry (once an hour), for two hours.
+ * within 30 s, then each asks again when its cached token nears expiry (the client caches it until a minute
+ * before; machine tokens live the stage's `tokenValidityMinutes`), for two hours.
  */
-export async function machineClientTokens(): Promise<WafRequest[]> {
+export async function machineClientTokens(config: StageConfig): Promise<WafRequest[]> {
+  const lifetime = config.identity.tokenValidityMinutes * 60;
   const out: WafRequest[] = [];
   for (let c = 0; c < MACHINE_CLIENTS; c++) {
     const [req] = await capture(
@@ -479,10 +481,10 @@ export async function machineClientTokens(): Promise<WafRequest[]> {
           scopes: ['citadel/files.read', 'citadel/files.write'],
           fetch,
         })(),
-      () => ({ access_token: accessToken(), expires_in: 3600, token_type: 'Bearer' }),
+      () => ({ access_token: accessToken(), expires_in: lifetime, token_type: 'Bearer' }),
     );
     if (!req) throw new Error('the client sent nothing');
-    for (let t = (c * 30) / MACHINE_CLIENTS; t < 7200; t += 3540)
+    for (let t = (c * 30) / MACHINE_CLIENTS; t < 7200; t += lifetime - 60)
       out.push(
         asRequest(req, t, '203.0.113.20', 'client credentials: POST /oauth2/token', NODE_FETCH_HEADERS),
       );
