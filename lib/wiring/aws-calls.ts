@@ -424,7 +424,8 @@ export const FUNCTIONS: readonly FunctionDeclaration[] = [
       ),
       s3(
         'CopyObject',
-        'copies an infected or mistyped version into quarantine with its tags',
+        // The source is the scanned version when the event names it, else the current object.
+        'copies an infected or mistyped object (the scanned version) into quarantine with its tags',
         {
           action: 's3:GetObjectVersion',
           target: { kind: 'uploads-object', scanStatus: 'THREATS_FOUND' },
@@ -434,6 +435,8 @@ export const FUNCTIONS: readonly FunctionDeclaration[] = [
           action: 's3:GetObjectVersionTagging',
           target: { kind: 'uploads-object', scanStatus: 'THREATS_FOUND' },
         },
+        { action: 's3:GetObject', target: { kind: 'uploads-object', scanStatus: 'THREATS_FOUND' } },
+        { action: 's3:GetObjectTagging', target: { kind: 'uploads-object', scanStatus: 'THREATS_FOUND' } },
         {
           action: 's3:PutObject',
           target: QUARANTINE,
@@ -449,12 +452,13 @@ export const FUNCTIONS: readonly FunctionDeclaration[] = [
       }),
       s3(
         'UploadPartCopy',
-        'copies a 1 GiB range of the infected version',
+        'copies a 1 GiB range of the infected object (the scanned version, else the current one)',
         {
           action: 's3:GetObjectVersion',
           target: { kind: 'uploads-object', scanStatus: 'THREATS_FOUND' },
           kms: SSE.existing,
         },
+        { action: 's3:GetObject', target: { kind: 'uploads-object', scanStatus: 'THREATS_FOUND' } },
         { action: 's3:PutObject', target: QUARANTINE, kms: SSE.existing },
       ),
       s3('CompleteMultipartUpload', 'assembles the quarantined copy', {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import type { StageName } from '../../lib/config';
-import { evaluate, wiringChecks } from '../support/wiring/iam-checks';
+import { evaluate, unusedGrants, wiringChecks } from '../support/wiring/iam-checks';
 import type { CfnTemplate, StageTemplates } from '../support/wiring/stages';
 import { stageTemplates } from '../support/wiring/stages';
 
@@ -23,6 +23,7 @@ async function changedBy(
   const results = await evaluate(built.checks);
   return {
     ids: built.checks.map((c) => c.id),
+    unused: unusedGrants(built, results),
     changed: Object.fromEntries(
       results.filter((r) => r.result !== r.check.expect).map((r) => [r.check.id, r.result]),
     ),
@@ -166,7 +167,51 @@ describe('IAM wiring checks fail on the defects they target', () => {
       );
     });
     const target = ids.filter((id) => /^call ScanPipeline · S3 \w+ · s3:GetObject(Version)? /.test(id));
-    expect(target.length).toBe(4); // GetObject (two), CopyObject and UploadPartCopy sources
+    expect(target.length).toBe(6); // GetObject, and the CopyObject and UploadPartCopy sources (version or current)
     expect(changed).toEqual(Object.fromEntries(target.map((id) => [id, 'ExplicitlyDenied'])));
+  });
+
+  it('the uploads key no longer trusting the account: IAM grants alone do not let anyone use it', async () => {
+    const { ids, changed } = await changedBy('prod', (t, names) => {
+      const [, key] = resource(t[names.Storage as string], 'UploadsKey');
+      const policy = key.Properties.KeyPolicy;
+      // The key policy keeps only statements for named principals; none trusts the account any more.
+      policy.Statement = statements(policy).filter((s) => !JSON.stringify(s.Principal).includes(':root'));
+      expect(policy.Statement).toEqual([]);
+      policy.Statement = [
+        {
+          Effect: 'Allow',
+          Principal: { AWS: 'arn:aws:iam::111122223333:role/key-admin' },
+          Action: 'kms:*',
+          Resource: '*',
+        },
+      ];
+    });
+    const uploadsKey = /key\/[0-9a-f-]{36}/.exec(
+      ids.find((id) => id.startsWith('call CreateUpload · S3 CreateMultipartUpload · kms:GenerateDataKey')) ??
+        '',
+    )?.[0] as string;
+    const target = ids.filter(
+      (id) => /^(call|edge) /.test(id) && id.includes(`arn:aws:kms:eu-west-1:111122223333:${uploadsKey}`),
+    );
+    expect(target.length).toBeGreaterThan(15);
+    expect(changed).toEqual(Object.fromEntries(target.map((id) => [id, 'ImplicitlyDenied'])));
+  });
+
+  it('a grant no declared call uses is reported', async () => {
+    const { unused, changed } = await changedBy('prod', (t, names) => {
+      const [, policy] = resource(t[names.Api as string], 'GetHealthRoleDefaultPolicy');
+      statements(policy.Properties.PolicyDocument).push({
+        Effect: 'Allow',
+        Action: 's3:GetObject',
+        Resource: '*',
+      });
+    });
+    expect(changed).toEqual({});
+    expect(unused.filter((u) => u.startsWith('GetHealth:'))).toEqual([
+      expect.stringMatching(
+        /^GetHealth: s3:GetObject \(Citadel-prod-Api\/GetHealthRoleDefaultPolicy[0-9A-F]{8}#\d\)$/,
+      ),
+    ]);
   });
 });

@@ -19,6 +19,7 @@ import {
   type Target,
 } from '../../../lib/wiring/aws-calls';
 import {
+  awsManagedPolicies,
   type EvaluationResult,
   type NamedPolicy,
   type PolicyDocument,
@@ -62,6 +63,7 @@ export interface StageChecks {
   readonly undeclared: readonly string[];
   readonly undeployed: readonly string[];
   readonly resolver: StageResolver;
+  readonly iam: StageIam;
 }
 
 /** A principal of the account that is none of Citadel's (an analyst, an administrator), for denies. */
@@ -99,6 +101,45 @@ export async function evaluate(
     }
   }
   return results;
+}
+
+/**
+ * Grants no simulated request of a function uses: `<function>: <action> (<policy>#<statement>)` for each action of
+ * each Allow statement of the function role's own policies (AWS managed policies are not ours to narrow) that
+ * allowed no call or edge made with the role. Together with the bundle check (declared calls = the calls the code
+ * makes), this closes the loop: the role grants what the code does, and nothing else.
+ */
+export function unusedGrants(
+  built: StageChecks,
+  results: ReadonlyArray<{ check: WiringCheck } & SimOutcome>,
+): string[] {
+  const unused: string[] = [];
+  for (const fn of built.functions) {
+    const allowed = results.filter((r) => r.check.request.principal === fn.session && r.result === 'Allowed');
+    for (const policy of built.iam.identityPolicies(fn.roleArn)) {
+      if (awsManagedPolicies().has(policy.name)) continue;
+      const statements = [policy.document.Statement].flat() as Array<{
+        Effect: string;
+        Action?: string | string[];
+      }>;
+      statements.forEach((statement, i) => {
+        if (statement.Effect !== 'Allow') return;
+        for (const action of [statement.Action ?? []].flat()) {
+          const pattern = new RegExp(
+            `^${action.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*')}$`,
+            'i',
+          );
+          const used = allowed.some(
+            (r) =>
+              pattern.test(r.check.request.action) &&
+              r.allowedBy.some((a) => a.policy === policy.name && a.statement === i + 1),
+          );
+          if (!used) unused.push(`${fn.declaration.id}: ${action} (${policy.name}#${i + 1})`);
+        }
+      });
+    }
+  }
+  return unused;
 }
 
 /** One line per check whose result differs from what it expects. */
@@ -157,7 +198,7 @@ class Builder {
     this.apiGatewayLoggingEdges();
     this.breakGlass();
     this.denies(functions);
-    return { checks: this.checks, functions, undeclared, undeployed, resolver: this.resolver };
+    return { checks: this.checks, functions, undeclared, undeployed, resolver: this.resolver, iam: this.iam };
   }
 
   // Functions ------------------------------------------------------------------------------------------------

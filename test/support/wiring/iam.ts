@@ -15,7 +15,12 @@ import {
   validateIdentityPolicy,
   validateResourcePolicy,
 } from '@cloud-copilot/iam-policy';
-import { runSimulation, runUnsafeSimulation, type Simulation } from '@cloud-copilot/iam-simulate';
+import {
+  type RequestAnalysis,
+  runSimulation,
+  runUnsafeSimulation,
+  type Simulation,
+} from '@cloud-copilot/iam-simulate';
 import { type ResourceHandle, type StageResolver, UnresolvableError } from './resolve';
 
 export interface PolicyDocument {
@@ -249,6 +254,8 @@ export interface SimRequest {
 
 export interface SimOutcome {
   readonly result: EvaluationResult;
+  /** The identity-policy statements that allowed the request (policy name, 1-based statement index). */
+  readonly allowedBy: ReadonlyArray<{ readonly policy: string; readonly statement: number }>;
   /** Context keys the simulator does not take for this action (only `kms:EncryptionContext:*`, see below). */
   readonly workaround?: string;
 }
@@ -312,14 +319,18 @@ export async function simulate(request: SimRequest): Promise<SimOutcome> {
   if (outcome.resultType === 'wildcard') {
     if (!request.wildcard)
       throw new Error(`${describe()}: expected one concrete resource, the simulator saw a wildcard`);
-    return { result: outcome.overallResult };
+    return {
+      result: outcome.overallResult,
+      allowedBy: outcome.results.flatMap((r) => allowingStatements(r.analysis)),
+    };
   }
+  const allowedBy = allowingStatements(outcome.result.analysis);
   const ignored = outcome.result.ignoredContextKeys ?? [];
   const unexpected = ignored.filter((k) => !/^kms:EncryptionContext:/i.test(k));
   if (unexpected.length > 0) {
     throw new Error(`${describe()}: context keys ${unexpected.join(', ')} do not apply to ${request.action}`);
   }
-  if (ignored.length === 0) return { result: outcome.overallResult };
+  if (ignored.length === 0) return { result: outcome.overallResult, allowedBy };
   // Same inputs through the unvalidated engine: first without the dropped keys, which must agree with the
   // validated run (the two engines see the same request), then with them.
   const withoutDropped = {
@@ -339,6 +350,15 @@ export async function simulate(request: SimRequest): Promise<SimOutcome> {
   }
   return {
     result: runUnsafeSimulation(simulation, {}),
+    allowedBy,
     workaround: `evaluated with ${ignored.join(', ')} unvalidated (iam-simulate drops them)`,
   };
+}
+
+function allowingStatements(analysis: RequestAnalysis | undefined): SimOutcome['allowedBy'] {
+  if (analysis?.result !== 'Allowed') return [];
+  return (analysis.identityAnalysis?.allowStatements ?? []).map((s) => ({
+    policy: s.policyId,
+    statement: s.statement.index(),
+  }));
 }
