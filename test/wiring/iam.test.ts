@@ -129,6 +129,35 @@ describe.each(ALL_STAGES)('IAM wiring: %s', (stage) => {
     expect(count(/^edge AWS Backup → sts:AssumeRole /)).toBe(config.database.restoreTesting ? 2 : 1);
   });
 
+  it('names, in each function, the key its bucket encrypts with (the key the simulated S3 calls use)', () => {
+    const checked: string[] = [];
+    for (const fn of built.functions) {
+      for (const [bucketVariable, keyVariable] of [
+        ['CITADEL_UPLOADS_BUCKET', 'CITADEL_UPLOADS_KEY_ARN'],
+        ['CITADEL_QUARANTINE_BUCKET', 'CITADEL_QUARANTINE_KEY_ARN'],
+      ] as const) {
+        const key = fn.environment[keyVariable];
+        if (key === undefined) continue;
+        const bucket = built.resolver.findByRef('AWS::S3::Bucket', fn.environment[bucketVariable] ?? '');
+        expect(bucket).toBeDefined();
+        const encryption = built.resolver.property(
+          bucket?.stack ?? '',
+          bucket?.logicalId ?? '',
+          'BucketEncryption',
+        ) as {
+          ServerSideEncryptionConfiguration: { ServerSideEncryptionByDefault: { KMSMasterKeyID: string } }[];
+        };
+        expect({ fn: fn.declaration.id, key }).toEqual({
+          fn: fn.declaration.id,
+          key: encryption.ServerSideEncryptionConfiguration[0]?.ServerSideEncryptionByDefault.KMSMasterKeyID,
+        });
+        checked.push(fn.declaration.id);
+      }
+    }
+    expect(checked).toContain('ScanPipeline');
+    expect(checked).toContain('CreateUpload');
+  });
+
   it('connects each function to the database through the proxy where there is one, else the instance', () => {
     const connects = of('call').filter(
       (r) => r.check.request.action === 'rds-db:connect' && r.check.function !== 'RestoreValidation',
