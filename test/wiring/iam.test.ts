@@ -126,7 +126,10 @@ describe.each(ALL_STAGES)('IAM wiring: %s', (stage) => {
     );
     expect(count(/^edge Cognito SMS role → sns:Publish/)).toBe(config.identity.mfaSecondFactors.sms ? 1 : 0);
     expect(count(/^edge AWS Backup restore role /)).toBe(config.database.restoreTesting ? 3 : 0);
-    expect(count(/^edge AWS Backup → sts:AssumeRole /)).toBe(config.database.restoreTesting ? 2 : 1);
+    const backups = config.database.awsBackup === false ? 0 : 1;
+    expect(count(/^edge AWS Backup → sts:AssumeRole /)).toBe(
+      backups + (config.database.restoreTesting ? 1 : 0),
+    );
   });
 
   it('names, in each function, the key its bucket encrypts with (the key the simulated S3 calls use)', () => {
