@@ -20,4 +20,6 @@ export const getMe = defineRoute({
   summary: 'The caller: id, role (people) and scopes. Open to every signed-in role, guests included.',
   auth: requires('guest', ['files.read', 'files.write', 'admin']),
   response: { status: 200, schema: meResponse },
+  // Refusals are audited (lambda/shared/audit.ts#recordDenial), which takes the database.
+  needs: ['database'],
 });

@@ -19,10 +19,9 @@ export interface IdentityStackProps {
   readonly network: NetworkStack;
 }
 
-/** What the admin API does with machine clients: create them, read them back, revoke them. */
+/** What the admin API does with machine clients: create them and revoke them. */
 const MACHINE_CLIENT_ADMIN_ACTIONS = [
   'cognito-idp:CreateUserPoolClient',
-  'cognito-idp:DescribeUserPoolClient',
   'cognito-idp:DeleteUserPoolClient',
 ] as const;
 

@@ -480,13 +480,12 @@ describe('Identity stack', () => {
       }>;
     };
 
-    it('grantMachineClientAdmin allows exactly create/describe/delete user pool client on this pool', () => {
+    it('grantMachineClientAdmin allows exactly create/delete user pool client on this pool', () => {
       const [statement, ...rest] = statementsOf('MachineClientAdminRole');
       expect(rest).toHaveLength(0);
       expect([statement?.Action].flat().sort()).toEqual([
         'cognito-idp:CreateUserPoolClient',
         'cognito-idp:DeleteUserPoolClient',
-        'cognito-idp:DescribeUserPoolClient',
       ]);
       expect(statement?.Resource).toEqual(poolArnReference());
     });

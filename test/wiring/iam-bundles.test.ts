@@ -26,12 +26,11 @@ import { ALL_STAGES } from '../support/wiring/stages';
  * so fixing one (or adding another) fails until this table is updated.
  */
 const KNOWN: Record<string, Partial<Record<'undeclared' | 'excess', string[]>>> = {
-  // The shared handler audits refusals through the database (lambda/shared/audit.ts#recordDenial), so every route
-  // bundle can sign an RDS token; GET /v1/me has no `database` need, so it has neither the grant nor the
-  // settings, and its refusals are logged ("could not audit a denied request") instead of audited.
-  GetMe: { undeclared: ['runtime rds-iam-token'] },
   // `uploads:write` grants the uploads key for every write (GenerateDataKey for new objects and uploads, Decrypt
-  // for parts and completion); these routes make only some of those writes. Narrower needs would fix it.
+  // for parts and completion), and these routes make only some of those writes. Kept on purpose: the S3 user guide
+  // (SSE-KMS, "multipart upload") requires both kms:GenerateDataKey and kms:Decrypt of whoever uploads with a KMS
+  // key and does not say which S3 operation uses which, and a presigned part URL carries the signer's rights: a
+  // split guessed wrong would deny uploads at run time, where no test here can see it.
   CreateUpload: { excess: ['kms:Decrypt on the key of uploads-object'] },
   SignUploadParts: { excess: ['kms:GenerateDataKey on the key of uploads-object'] },
   CompleteUpload: { excess: ['kms:GenerateDataKey on the key of uploads-object'] },

@@ -23,9 +23,6 @@ type Results = Awaited<ReturnType<typeof Evaluate>>;
  * the check reports exactly these, so narrowing one (or granting something new) fails until this list changes.
  */
 const KNOWN_UNUSED_GRANTS = [
-  // IdentityStack#grantMachineClientAdmin ("create them, read them back, revoke them"); app-clients.ts never
-  // reads a client back.
-  'AppClientControl: cognito-idp:DescribeUserPoolClient',
   // Secret#grantRead grants DescribeSecret with GetSecretValue; these functions only read the value. Narrowing
   // would mean a hand-written statement instead of the L2 grant, for a read of the secret's metadata.
   'Migrations: secretsmanager:DescribeSecret',
