@@ -3,7 +3,9 @@
  * same stage would cost with a NAT gateway per AZ, or with interface endpoints). Synthesis takes seconds, so the
  * templates are cached on disk, keyed by a hash of everything that shapes them, like the wiring suites' cache
  * (`test/support/wiring/stages.ts`, which serves the stage as configured). Lambda code is not bundled and the
- * cdk-nag packs are not run: neither changes a template.
+ * cdk-nag packs are not run: neither changes a template. The egress override is applied after the config is
+ * validated: the schema refuses some of these what-ifs for deployment (prod must use `endpoints`), and a price
+ * comparison is not a deployment.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
@@ -36,9 +38,10 @@ function hashInputs(): string {
 }
 
 function synthesize(stage: StageName, egress: Egress): Record<string, CfnTemplate> {
-  const config = loadStageConfig(stage, {
-    overrides: (base) => ({ ...base, network: { ...base.network, egress } }),
-  });
+  // Applied after validation on purpose: this is a what-if for pricing, and the schema rightly refuses some of
+  // them for deployment (prod must use `endpoints`).
+  const base = loadStageConfig(stage);
+  const config: StageConfig = { ...base, network: { ...base.network, egress } };
   const cdkJson = JSON.parse(readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')) as {
     context: Record<string, unknown>;
   };

@@ -94,7 +94,8 @@ class Figure {
     const lines = this.lines.map((l) => ({ ...l, usd: l.usd === null ? null : round4(l.usd / scale) }));
     return {
       per: this.per,
-      usd: round4(this.lines.reduce((s, l) => s + (l.usd ?? 0), 0) / scale),
+      // The sum of the lines as shown, so the figure and its breakdown always agree.
+      usd: round4(lines.reduce((s, l) => s + (l.usd ?? 0), 0)),
       lowerBound: this.lines.some((l) => l.usd === null),
       lines,
     };

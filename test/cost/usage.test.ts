@@ -1,0 +1,86 @@
+/**
+ * Per-unit costs from the real templates and stage configs: memory sizes, log levels, the Cognito plan and
+ * retention come from them; part counts come from the API's own `partSizeFor`. Figures are asserted from the
+ * price table and the stated assumptions.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { partCountFor, partSizeFor } from '../../contract/api/uploads';
+import { ASSUMPTIONS } from '../../lib/cost/assumptions';
+import { usageCosts } from '../../lib/cost/usage';
+import { stageTemplates } from '../support/wiring/stages';
+
+const GIB = 1024 ** 3;
+const byLabel = (lines: ReadonlyArray<{ label: string; usd: number | null }>, start: string) =>
+  lines.find((l) => l.label.startsWith(start))?.usd;
+
+describe('per million API requests', () => {
+  it('dev: Essentials MAUs, DEBUG logs, 256 MB functions', () => {
+    const { templates, config } = stageTemplates('dev');
+    const { lines, usd } = usageCosts(templates, config).perMillionApiRequests;
+    expect(byLabel(lines, 'API Gateway REST calls')).toBe(3.5);
+    expect(byLabel(lines, 'WAF requests inspected')).toBe(0.6);
+    expect(byLabel(lines, 'Lambda invocations')).toBe(0.2);
+    // 1e6 × 60 ms × 256/1024 GB = 15,000 GB-s × $0.0000133334
+    expect(byLabel(lines, 'Lambda duration, 60 ms at 256 MB')).toBe(0.2);
+    // 1e6 / 1,000 requests per MAU = 1,000 MAUs × $0.015
+    expect(byLabel(lines, 'Cognito ESSENTIALS monthly active users')).toBe(15);
+    // 1e6 × 3,000 B / 2^30 = 2.794 GB × $0.50
+    expect(byLabel(lines, 'Lambda logs at DEBUG')).toBe(1.397);
+    expect(usd).toBe(Math.round(lines.reduce((s, l) => s + (l.usd ?? 0), 0) * 10_000) / 10_000);
+  });
+
+  it('prod: Plus MAUs have no free tier, INFO logs are smaller, a year of retention', () => {
+    const { templates, config } = stageTemplates('prod');
+    const { lines } = usageCosts(templates, config).perMillionApiRequests;
+    expect(byLabel(lines, 'Cognito PLUS monthly active users')).toBe(20);
+    expect(byLabel(lines, 'Lambda logs at INFO')).toBe(0.3725);
+    expect(lines.find((l) => l.label.startsWith('All those logs kept 365 days'))).toBeDefined();
+  });
+});
+
+describe('per GB uploaded', () => {
+  const { templates, config } = stageTemplates('dev');
+
+  it('counts the parts the API really asks for: 5 GiB in 640 parts of 8 MiB', () => {
+    const upload = usageCosts(templates, config).uploads.find(
+      (u) => u.sizeBytes === 5 * GIB && !u.sha256Declared,
+    );
+    expect(upload).toMatchObject({ partSizeBytes: 8 * 1024 ** 2, parts: 640 });
+    // 643 class-A requests, 5 GB scanned, one object, 22 API calls, 4.2 GB-s of scan Lambda: $0.454 an upload.
+    expect(upload?.usdPerUpload).toBe(0.454);
+    expect(byLabel(upload?.lines ?? [], 'GuardDuty Malware Protection: data scanned')).toBe(0.09);
+  });
+
+  it('follows partSizeFor past the 8 MiB floor (a 100 GiB upload needs 11 MiB parts) and skips SHA-256 above 64 GiB', () => {
+    const big = { ...config, uploads: { ...config.uploads, maxUploadBytes: 100 * GIB } };
+    const uploads = usageCosts(templates, big).uploads.filter((u) => u.sizeBytes === 100 * GIB);
+    expect(uploads.map((u) => [u.partSizeBytes, u.parts, u.sha256Declared])).toEqual([
+      [partSizeFor(100 * GIB), partCountFor(100 * GIB, partSizeFor(100 * GIB)), false],
+    ]);
+    // A fixed 8 MiB part size would have been 12,800 parts: over S3's 10,000.
+    expect(uploads[0]?.parts).toBe(9310);
+    expect(uploads[0]?.partSizeBytes).toBe(11 * 1024 ** 2);
+  });
+
+  it('says KMS costs about nothing because the uploads bucket uses an S3 Bucket Key', () => {
+    const upload = usageCosts(templates, config).uploads[0];
+    expect(upload?.lines.find((l) => l.label === 'KMS requests')?.basis).toMatch(/S3 Bucket Key/);
+  });
+});
+
+describe('per GB stored', () => {
+  it('keeps deleted versions and quarantined objects for the stage config days', () => {
+    const { templates, config } = stageTemplates('prod');
+    const usage = usageCosts(templates, config);
+    expect(usage.perGbMonthStored.usd).toBe(0.023);
+    // 30 days of noncurrent versions, 90 days of quarantine, at $0.023 per GB-month (30.4 days)
+    expect(usage.perGbDeletedOrOverwritten.usd).toBe(
+      Math.round(((0.023 * 30) / (365 / 12)) * 10_000) / 10_000,
+    );
+    expect(usage.perGbQuarantined.usd).toBe(Math.round(((0.023 * 90) / (365 / 12)) * 10_000) / 10_000);
+    expect(usage.perGbEgress.lines[0]?.label).toBe(
+      'Interface endpoint data processing (no internet egress exists)',
+    );
+    expect(usage.assumptions).toContain(ASSUMPTIONS.requestsPerMau.text);
+  });
+});
