@@ -119,18 +119,17 @@ describe('the fixed cost of the fixture', () => {
 });
 
 describe('each rule catches its defect', () => {
+  /** The fixture with the database's properties changed by `props` (`undefined` deletes one). */
+  const withDb = (props: Record<string, unknown>) =>
+    mutated((r) => {
+      const db = r.DbA1B2C3D4;
+      if (!db) throw new Error('the fixture has no DbA1B2C3D4');
+      db.Properties = { ...db.Properties, ...props };
+      for (const [k, v] of Object.entries(props)) if (v === undefined) delete db.Properties[k];
+    });
+
   it('bills a Multi-AZ instance twice and a Single-AZ one once: the factor is the flag, not a constant', () => {
-    const single = lines(
-      priceFixed(
-        mutated(
-          (r) =>
-            void ((r.DbA1B2C3D4 as { Properties: object }).Properties = {
-              ...(r.DbA1B2C3D4?.Properties ?? {}),
-              MultiAZ: false,
-            }),
-        ),
-      ),
-    );
+    const single = lines(priceFixed(withDb({ MultiAZ: false })));
     expect(single['DbA1B2C3D4: RDS db.t4g.medium instance-hours']).toBe(47.45);
     expect(single['DbA1B2C3D4: RDS gp3 storage, 40 GiB']).toBe(4.6);
     // The doubled figure the fixture asserts is exactly twice the Single-AZ one: a model that ignored the flag (or
@@ -138,37 +137,20 @@ describe('each rule catches its defect', () => {
     expect(EXPECTED['DbA1B2C3D4: RDS db.t4g.medium instance-hours (Multi-AZ: primary and standby)']).toBe(
       2 * 47.45,
     );
-    // …and so does the expectation once the flag is lost: the Multi-AZ line is no longer there.
-    expect(lines(priceFixed(mutated((r) => void delete r.DbA1B2C3D4?.Properties.MultiAZ)))).not.toEqual(
-      EXPECTED,
-    );
+    // The exact expectation fails as soon as the flag is lost.
+    expect(lines(priceFixed(withDb({ MultiAZ: undefined })))).not.toEqual(EXPECTED);
   });
 
   it('charges Database Insights per vCPU of the primary only, and the standard mode nothing', () => {
     const standard = lines(
-      priceFixed(
-        mutated((r) => {
-          const p = r.DbA1B2C3D4?.Properties ?? {};
-          p.DatabaseInsightsMode = 'standard';
-          p.PerformanceInsightsRetentionPeriod = 7;
-        }),
-      ),
+      priceFixed(withDb({ DatabaseInsightsMode: 'standard', PerformanceInsightsRetentionPeriod: 7 })),
     );
     expect(standard['DbA1B2C3D4: Database Insights standard (Performance Insights, 7 days)']).toBe(0);
     expect(Object.keys(standard).some((k) => k.includes('advanced'))).toBe(false);
   });
 
   it('prices the proxy at its minimum of 2 vCPUs and follows the target class', () => {
-    const edited = (cls: string) =>
-      lines(
-        priceFixed(
-          mutated(
-            (r) =>
-              void ((r.DbA1B2C3D4 as { Properties: Record<string, unknown> }).Properties.DBInstanceClass =
-                cls),
-          ),
-        ),
-      );
+    const edited = (cls: string) => lines(priceFixed(withDb({ DBInstanceClass: cls })));
     // r7g.xlarge has 4 vCPUs: the proxy doubles; its own instance price is missing from the table.
     expect(edited('db.r7g.xlarge')['Proxy11112222: RDS Proxy, 4 vCPUs of db.r7g.xlarge (minimum 2)']).toBe(
       43.8,
@@ -179,7 +161,9 @@ describe('each rule catches its defect', () => {
 
   it('a new resource type is reported as not priced until someone decides', () => {
     const fixed = priceFixed(
-      mutated((r) => void (r.Broker1234ABCD = { Type: 'AWS::AmazonMQ::Broker', Properties: {} })),
+      mutated((r) => {
+        r.Broker1234ABCD = { Type: 'AWS::AmazonMQ::Broker', Properties: {} };
+      }),
     );
     expect(fixed.notPriced.map((n) => n.type)).toEqual([
       'AWS::ElastiCache::CacheCluster',
@@ -202,14 +186,9 @@ describe('each rule catches its defect', () => {
   });
 
   it('an instance class the table does not have is a missing price, named', () => {
-    const fixed = priceFixed(
-      mutated(
-        (r) =>
-          void ((r.DbA1B2C3D4 as { Properties: Record<string, unknown> }).Properties.DBInstanceClass =
-            'db.m7g.large'),
-      ),
-    );
-    expect(fixed.missingPrices).toEqual(['rds.db.m7g.large']);
+    expect(priceFixed(withDb({ DBInstanceClass: 'db.m7g.large' })).missingPrices).toEqual([
+      'rds.db.m7g.large',
+    ]);
   });
 });
 
