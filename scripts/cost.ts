@@ -43,6 +43,12 @@ const natGateway = egress === 'nat-gateway' ? undefined : priceVariant('nat-gate
 const variants: Record<string, FixedCost> =
   stage === 'dev' && egress !== 'endpoints' ? { endpoints: priceVariant('endpoints') } : {};
 
+// `npm run cost | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 const report = buildReport({
   stage,
   egress,

@@ -76,7 +76,7 @@ type Handler = (ctx: Context) => { readonly items: LineItem[] } | { readonly fre
 
 /** `Citadel-dev-Api` + `MachineWebAclA14957C9` → `Api/MachineWebAcl`. */
 export function shortName(stack: string, logicalId: string): string {
-  return `${stack.replace(/^Citadel-[a-z]+-/, '')}/${logicalId.replace(/[A-F0-9]{8}$/, '')}`;
+  return `${stack.replace(/^Citadel-[a-z]+-/, '')}/${logicalId.replace(/[a-f0-9]{32,40}$/, '').replace(/[A-F0-9]{8}$/, '')}`;
 }
 
 const where = (ctx: Context) => ({
@@ -473,7 +473,7 @@ const kmsKey: Handler = (ctx) => {
       rotation
         ? {
             ...item,
-            basis: `${item.basis} (yearly rotation on: the KMS pricing page adds a key-month for each of the first two rotations; not counted)`,
+            basis: `${item.basis} (yearly rotation: each of its first two rotations adds a key-month; not counted)`,
           }
         : item,
     ],
