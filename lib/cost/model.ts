@@ -457,7 +457,7 @@ const webAcl: Handler = (ctx) => {
       zero(
         ctx,
         `WAF body inspection raised to ${raised.join(', ')}`,
-        'charged per request above the default 16 KB: see the per-request figures (price missing: waf.bodyInspection16k)',
+        'charged for each request whose body exceeds the default 16 KB: see the per-upload figures (price missing: waf.bodyInspection16k)',
       ),
     );
   }

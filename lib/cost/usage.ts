@@ -5,7 +5,9 @@
  * else is an assumption from `assumptions.ts`, printed with the figures.
  */
 import {
+  completeBodyBytes,
   HASH_BYTES_PER_SECOND,
+  largestUploadWithinBody,
   MAX_HASHED_BYTES,
   partCountFor,
   partSizeFor,
@@ -169,6 +171,8 @@ export function usageCosts(
   const tracing = all.some(
     ([, r]) => r.Type === 'AWS::ApiGateway::Stage' && r.Properties?.TracingEnabled === true,
   );
+  /** WAF's default body inspection size: larger bodies cost extra where an ACL raises the limit. */
+  const defaultInspection = 16 * 1024;
   const bodySurcharge = all.some(([, r]) =>
     Object.values(
       (r.Properties?.AssociationConfig?.RequestBody ?? {}) as Record<
@@ -232,8 +236,12 @@ export function usageCosts(
       'xray.traces',
     );
   }
-  if (bodySurcharge)
-    api.add('WAF body inspection above 16 KB', 1, 'million requests', 'waf.bodyInspection16k');
+  if (bodySurcharge) {
+    api.note(
+      'WAF body inspection above 16 KB',
+      `none here: only bodies over 16 KB pay it, i.e. the complete call of an upload of more than ${fmtBytes(largestUploadWithinBody(defaultInspection))} (priced per upload below)`,
+    );
+  }
   api.note('RDS Proxy, RDS, NAT', 'no per-request charge for database round trips inside the VPC');
   const perMillionApiRequests = api.done();
 
@@ -323,6 +331,15 @@ export function usageCosts(
           (parts + 3) / 10_000,
           'ten-thousand requests',
           'kms.requests',
+        );
+      }
+      const body = completeBodyBytes(parts);
+      if (bodySurcharge && body > defaultInspection) {
+        fig.add(
+          `WAF inspection of the ${fmt(body)}-byte complete call, beyond the default 16 KB`,
+          1 / million,
+          'million requests',
+          'waf.bodyInspection16k',
         );
       }
       fig.note('Data transfer into S3', 'free');

@@ -4,7 +4,13 @@
  * price table and the stated assumptions.
  */
 import { describe, expect, it } from '@jest/globals';
-import { partCountFor, partSizeFor } from '../../contract/api/uploads';
+import {
+  completeBodyBytes,
+  largestUploadWithinBody,
+  partCountFor,
+  partSizeFor,
+} from '../../contract/api/uploads';
+import { MAX_JSON_BODY_BYTES } from '../../contract/http';
 import { ASSUMPTIONS } from '../../lib/cost/assumptions';
 import { usageCosts } from '../../lib/cost/usage';
 import { stageTemplates } from '../support/wiring/stages';
@@ -51,15 +57,23 @@ describe('per GB uploaded', () => {
     expect(byLabel(upload?.lines ?? [], 'GuardDuty Malware Protection: data scanned')).toBe(0.09);
   });
 
-  it('follows partSizeFor past the 8 MiB floor (a 100 GiB upload needs 11 MiB parts) and skips SHA-256 above 64 GiB', () => {
-    const big = { ...config, uploads: { ...config.uploads, maxUploadBytes: 100 * GIB } };
-    const uploads = usageCosts(templates, big).uploads.filter((u) => u.sizeBytes === 100 * GIB);
-    expect(uploads.map((u) => [u.partSizeBytes, u.parts, u.sha256Declared])).toEqual([
-      [partSizeFor(100 * GIB), partCountFor(100 * GIB, partSizeFor(100 * GIB)), false],
-    ]);
-    // A fixed 8 MiB part size would have been 12,800 parts: over S3's 10,000.
-    expect(uploads[0]?.parts).toBe(9310);
-    expect(uploads[0]?.partSizeBytes).toBe(11 * 1024 ** 2);
+  it('at the largest upload the config allows, the complete call passes 16 KB and its WAF surcharge has no price', () => {
+    const largest = largestUploadWithinBody(MAX_JSON_BODY_BYTES);
+    const max = { ...config, uploads: { ...config.uploads, maxUploadBytes: largest } };
+    const upload = usageCosts(templates, max).uploads.find(
+      (u) => u.sizeBytes === largest && !u.sha256Declared,
+    );
+    const parts = partCountFor(largest, partSizeFor(largest));
+    expect(upload).toMatchObject({ parts, partSizeBytes: partSizeFor(largest), lowerBound: true });
+    expect(completeBodyBytes(parts)).toBeGreaterThan(16 * 1024);
+    expect(upload?.lines.find((l) => l.label.startsWith('WAF inspection of the'))).toMatchObject({
+      usd: null,
+    });
+    // A 1 GiB upload's complete call (128 parts) stays under 16 KB: no surcharge, nothing missing.
+    const small = usageCosts(templates, config).uploads.find((u) => u.sizeBytes === GIB && !u.sha256Declared);
+    expect(completeBodyBytes(128)).toBeLessThan(16 * 1024);
+    expect(small?.lowerBound).toBe(false);
+    expect(small?.lines.some((l) => l.label.startsWith('WAF inspection'))).toBe(false);
   });
 
   it('says KMS costs about nothing because the uploads bucket uses an S3 Bucket Key', () => {
