@@ -15,6 +15,13 @@ export const dev: StageConfig = {
     flowLogRetentionDays: 14,
   },
   observability: { logRetentionDays: 14, logLevel: 'DEBUG', tracing: true },
+  alerting: {
+    emails: [],
+    smsNumbers: [],
+    canary: false,
+    wafBlockedPercent: 10,
+    runbookUrl: 'https://github.com/example/citadel/blob/main/docs/runbooks.md',
+  },
   database: {
     instanceType: 't4g.micro',
     allocatedStorageGiB: 20,

@@ -15,6 +15,13 @@ export const prod: StageConfig = {
     flowLogRetentionDays: 365,
   },
   observability: { logRetentionDays: 365, logLevel: 'INFO', tracing: true },
+  alerting: {
+    emails: ['oncall@citadel.example.com'],
+    smsNumbers: [],
+    canary: true,
+    wafBlockedPercent: 10,
+    runbookUrl: 'https://github.com/example/citadel/blob/main/docs/runbooks.md',
+  },
   database: {
     instanceType: 'r7g.large',
     allocatedStorageGiB: 100,

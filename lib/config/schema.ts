@@ -32,6 +32,52 @@ const httpsOrigin = z
     'CORS origins must be https://host[:port] (http only for localhost), with no path or trailing slash',
   );
 
+/** E.164: a plus sign, the country code and the subscriber number, 15 digits at most (SNS SMS needs it). */
+const e164 = z
+  .string()
+  .regex(
+    /^\+[1-9]\d{6,14}$/,
+    'SMS numbers must be E.164: "+" then country code and number, digits only, e.g. "+447700900123"',
+  );
+
+/** Who is told what, and the health checks that watch the stage from outside. */
+const alerting = z.strictObject({
+  /** Addresses subscribed to both topics (each confirms its subscription by email). @default none */
+  emails: z
+    .array(z.email('alert emails must be addresses like oncall@example.com'))
+    .max(20)
+    .refine((a) => new Set(a).size === a.length, 'list each alert email once'),
+  /** E.164 numbers subscribed to the critical topic only (pages); the account must be out of the SNS SMS sandbox. */
+  smsNumbers: z
+    .array(e164)
+    .max(10)
+    .refine((a) => new Set(a).size === a.length, 'list each SMS number once'),
+  /**
+   * Slack channel through AWS Chatbot (Amazon Q Developer in chat applications). The workspace must have been
+   * authorized once in the Chatbot console; both ids are in the channel's Slack URL.
+   * @default - no Slack notifications
+   */
+  slack: z
+    .strictObject({
+      workspaceId: z
+        .string()
+        .regex(/^T[A-Z0-9]{8,20}$/, 'the Slack workspace (team) id starts with T, e.g. T07EA123LEP'),
+      channelId: z
+        .string()
+        .regex(
+          /^[CG][A-Z0-9]{8,20}$/,
+          'the Slack channel id starts with C (or G, private), e.g. C07EZ1ABC23',
+        ),
+    })
+    .optional(),
+  /** Runs the CloudWatch Synthetics canary on both APIs' /v1/health every 5 minutes. */
+  canary: z.boolean(),
+  /** The WAF alarm fires when more than this share of a web ACL's requests is blocked (percent). */
+  wafBlockedPercent: z.number().gt(0).max(100),
+  /** Where the runbooks are read by people (the dashboard links each section): docs/runbooks.md in your repository. */
+  runbookUrl: z.url().refine((u) => u.startsWith('https://'), 'the runbook URL must be https'),
+});
+
 export const stageConfigSchema = z
   .strictObject({
     stage: z.enum(STAGES),
@@ -62,6 +108,7 @@ export const stageConfigSchema = z
       logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']),
       tracing: z.boolean(),
     }),
+    alerting,
     database: z.strictObject({
       /** Graviton classes only: t4g for small stages, m7g/r7g/m8g/r8g for production. */
       instanceType: z
@@ -329,6 +376,25 @@ export const stageConfigSchema = z
         code: 'custom',
         path: ['identity', 'clientCredentialsRateLimit'],
         message: 'must allow a higher rate than signInRateLimit: machine clients are not password guessers',
+      });
+    }
+    if (
+      c.stage === 'prod' &&
+      c.alerting.emails.length + c.alerting.smsNumbers.length === 0 &&
+      !c.alerting.slack
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alerting'],
+        message:
+          'prod pages someone: list at least one alerting.emails address, alerting.smsNumbers number or an alerting.slack channel',
+      });
+    }
+    if (c.stage !== 'dev' && !c.alerting.canary) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['alerting', 'canary'],
+        message: 'staging and prod run the health canary: set alerting.canary to true',
       });
     }
     if (c.stage !== 'dev' && c.api.corsOrigins.some((o) => o.startsWith('http://'))) {

@@ -15,6 +15,13 @@ export const staging: StageConfig = {
     flowLogRetentionDays: 90,
   },
   observability: { logRetentionDays: 90, logLevel: 'INFO', tracing: true },
+  alerting: {
+    emails: ['oncall-staging@citadel.example.com'],
+    smsNumbers: [],
+    canary: true,
+    wafBlockedPercent: 10,
+    runbookUrl: 'https://github.com/example/citadel/blob/main/docs/runbooks.md',
+  },
   database: {
     instanceType: 't4g.medium',
     allocatedStorageGiB: 50,
