@@ -14,6 +14,16 @@ export const PART_ALIGNMENT = 1024 * 1024;
 export const MAX_HASHED_BYTES = 64 * 1024 ** 3;
 /** What the scan Lambda's timeout allows for hashing, per byte: ~80 MiB/s, measured conservatively. */
 export const HASH_BYTES_PER_SECOND = 80 * 1024 * 1024;
+/**
+ * The scan Lambda's timeout on a stage whose uploads are at most `maxUploadBytes` (seconds): long enough to hash
+ * the largest file that may declare a SHA-256 (at `HASH_BYTES_PER_SECOND`, plus a minute for the rest), at least
+ * 5 minutes, at most Lambda's 15. A completed upload still without a verdict after this long is overdue.
+ */
+export function scanTimeoutSeconds(maxUploadBytes: number): number {
+  const hashed = Math.min(maxUploadBytes, MAX_HASHED_BYTES);
+  const seconds = 60 + Math.ceil(hashed / HASH_BYTES_PER_SECOND);
+  return Math.min(900, Math.max(300, seconds));
+}
 /** Presigned part URLs live this long; a client re-signs expired ones. */
 export const PART_URL_SECONDS = 900;
 /** Presigned download URLs live this long. */

@@ -3,9 +3,10 @@
  * emitted only when the row actually moved, so a replay or a lost race counts and audits nothing.
  */
 import type { FileState } from '../../contract/api/files';
+import { UPLOAD_FLOW, UPLOAD_FLOW_METRICS, UPLOAD_METRICS } from '../../contract/metrics';
 import { type AuditEvent, recordAudit } from '../shared/audit';
 import { transaction } from '../shared/db';
-import { metrics } from '../shared/powertools';
+import { addFlowMetric, metrics } from '../shared/powertools';
 import { type FileRow, transitionFile } from './repository';
 
 type MetricUnit = Parameters<typeof metrics.addMetric>[1];
@@ -42,7 +43,12 @@ export async function moveFile(actor: Actor, id: string, move: Move): Promise<Fi
     }
     return row;
   });
-  if (moved) for (const [name, unit, value] of move.metrics ?? []) metrics.addMetric(name, unit, value);
+  if (moved) {
+    for (const [name, unit, value] of move.metrics ?? []) {
+      metrics.addMetric(name, unit, value);
+      if (UPLOAD_FLOW_METRICS.has(name)) addFlowMetric(UPLOAD_FLOW, name, unit, value);
+    }
+  }
   return moved;
 }
 
@@ -58,7 +64,7 @@ export const uploadCompleted = (size: number, details: Record<string, unknown>):
   outcome: 'success',
   details,
   metrics: [
-    ['UploadsCompleted', 'Count', 1],
-    ['BytesUploaded', 'Bytes', size],
+    [UPLOAD_METRICS.completed, 'Count', 1],
+    [UPLOAD_METRICS.bytes, 'Bytes', size],
   ],
 });

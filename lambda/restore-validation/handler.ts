@@ -7,6 +7,7 @@
 import { BackupClient, PutRestoreValidationResultCommand } from '@aws-sdk/client-backup';
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
 import * as z from 'zod';
+import { RESTORE_METRICS } from '../../contract/metrics';
 import { type DbSession, pgConnect } from '../shared/db/direct';
 import { rdsAuthToken } from '../shared/db/iam-token';
 import { observe } from '../shared/observe';
@@ -119,7 +120,7 @@ export function createHandler(token: TokenSource = iamToken) {
       }),
     );
     metrics.addMetric(
-      outcome.status === 'SUCCESSFUL' ? 'RestoreTestSucceeded' : 'RestoreTestFailed',
+      outcome.status === 'SUCCESSFUL' ? RESTORE_METRICS.succeeded : RESTORE_METRICS.failed,
       'Count',
       1,
     );

@@ -9,6 +9,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
+import { ROTATION_METRICS } from '../../contract/metrics';
 import { type Connect, pgConnect } from '../shared/db/direct';
 import { observe } from '../shared/observe';
 import { logger, metrics, traced } from '../shared/powertools';
@@ -24,8 +25,8 @@ import {
 
 export type { RotationEvent, RotationStep, RotationStrategy } from './steps';
 
-export const METRIC_SUCCEEDED = 'RotationSucceeded';
-export const METRIC_FAILED = 'RotationFailed';
+export const METRIC_SUCCEEDED = ROTATION_METRICS.succeeded;
+export const METRIC_FAILED = ROTATION_METRICS.failed;
 
 /** One client per container, reused by every invocation. */
 const secretsManager = traced(new SecretsManagerClient({}));

@@ -9,6 +9,7 @@
  * Each file gets exactly one verdict: replays and late events change nothing.
  */
 import type { FileState } from '../../contract/api/files';
+import { SCAN_METRICS, UPLOAD_METRICS } from '../../contract/metrics';
 import { SCAN_OUTCOME_METRICS, type ScanOutcome } from '../../contract/scan';
 import { type FileRow, findFileByKey } from '../files/repository';
 import { type Actor, moveFile, uploadCompleted } from '../files/transitions';
@@ -72,12 +73,13 @@ export async function processScanResult(event: ScanResultEvent): Promise<Pipelin
   }
   // The verdict is recorded first (the file is never downloadable again unless clean), then the object is
   // moved or deleted; a failure there fails the invocation, and the retry finishes it (branches above).
+  const scannedAt = new Date();
   const applied = await moveFile(actor, row.id, {
     from: ['uploading', 'scanning'],
     to: STATES[verdict.outcome],
     set: {
-      scanned_at: new Date(),
-      completed_at: row.completed_at ?? new Date(),
+      scanned_at: scannedAt,
+      completed_at: row.completed_at ?? scannedAt,
       scan_status: result.scanResultStatus,
       ...verdict.set,
     },
@@ -86,10 +88,14 @@ export async function processScanResult(event: ScanResultEvent): Promise<Pipelin
     details: { verdict: verdict.outcome, scanResult: result.scanResultStatus, ...verdict.details },
     metrics: [
       [
-        verdict.outcome === 'size_mismatch' ? 'UploadsFailed' : SCAN_OUTCOME_METRICS[verdict.outcome],
+        verdict.outcome === 'size_mismatch' ? UPLOAD_METRICS.failed : SCAN_OUTCOME_METRICS[verdict.outcome],
         'Count',
         1,
       ],
+      // Completion to verdict: the scan-latency graph (a file that never gets one is counted as overdue by the sweep).
+      ...(verdict.outcome === 'size_mismatch'
+        ? []
+        : [[SCAN_METRICS.latency, 'Milliseconds', scanLatencyMs(row, scannedAt)] as const]),
     ],
   });
   if (!applied) return 'ignored';
@@ -98,6 +104,11 @@ export async function processScanResult(event: ScanResultEvent): Promise<Pipelin
   if (verdict.outcome === 'size_mismatch') await deleteObject(row.object_key);
   logger.info('scan verdict', { verdict: verdict.outcome, ...verdict.details });
   return verdict.outcome;
+}
+
+/** Milliseconds from the file's completion (now, when the verdict came first) to its verdict. */
+function scanLatencyMs(row: Pick<FileRow, 'completed_at'>, scannedAt: Date): number {
+  return Math.max(0, scannedAt.getTime() - (row.completed_at ?? scannedAt).getTime());
 }
 
 /**
@@ -196,7 +207,7 @@ export async function processObjectCreated(
     action: 'upload.complete',
     outcome: 'failure',
     details,
-    metrics: [['UploadsFailed', 'Count', 1]],
+    metrics: [[UPLOAD_METRICS.failed, 'Count', 1]],
   });
   if (!failed) return 'ignored';
   // A failure here fails the invocation; the retry finds the file `failed` and deletes the object then.

@@ -6,6 +6,7 @@ import { LogFormatter, Logger, LogItem } from '@aws-lambda-powertools/logger';
 import type { LogAttributes, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
+import { FLOW_DIMENSION } from '../../contract/metrics';
 import { redact } from './redact';
 
 /** Metric namespace of every Citadel metric (alarms and dashboards read it). */
@@ -51,6 +52,20 @@ export const metrics = new Metrics({
   namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE,
   logger: metricsLogger,
 });
+
+type MetricUnit = Parameters<typeof metrics.addMetric>[1];
+
+/**
+ * Records `name` for the whole stage as well: once more, immediately, with the single dimension `flow` instead of
+ * this function's `service` (see `contract/metrics.ts`), so an alarm can read one series however many functions
+ * record the metric.
+ */
+export function addFlowMetric(flow: string, name: string, unit: MetricUnit, value: number): void {
+  const single = metrics.singleMetric();
+  single.clearDefaultDimensions();
+  single.setDefaultDimensions({ [FLOW_DIMENSION]: flow });
+  single.addMetric(name, unit, value);
+}
 
 /**
  * X-Ray works only inside Lambda with tracing on. Elsewhere (tests, `npm run dev`, stages with tracing off)

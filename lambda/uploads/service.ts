@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ApiFile } from '../../contract/api/files';
 import { partBytes, partCountFor, partSizeFor, UPLOAD_LIFETIME_DAYS } from '../../contract/api/uploads';
+import { UPLOAD_FLOW, UPLOAD_METRICS } from '../../contract/metrics';
 import { accessibleFile } from '../files/access';
 import { type FileRow, findFile, toApiFile } from '../files/repository';
 import { type Actor, moveFile, uploadCompleted } from '../files/transitions';
@@ -9,7 +10,7 @@ import { recordAudit } from '../shared/audit';
 import type { Principal } from '../shared/auth';
 import { transaction } from '../shared/db';
 import { BadRequestError, ConflictError, ValidationError } from '../shared/errors';
-import { logger, metrics } from '../shared/powertools';
+import { addFlowMetric, logger, metrics } from '../shared/powertools';
 import { checkDeclared, objectKey, sameEtag, sanitizeFilename } from './domain';
 import {
   abortMultipart,
@@ -90,7 +91,8 @@ export async function startUpload(caller: Caller, declared: Declared, multipart 
       );
     throw error;
   }
-  metrics.addMetric('UploadsCreated', 'Count', 1);
+  metrics.addMetric(UPLOAD_METRICS.created, 'Count', 1);
+  addFlowMetric(UPLOAD_FLOW, UPLOAD_METRICS.created, 'Count', 1);
   return {
     id,
     uploadId: uploadId ?? '',
@@ -196,7 +198,7 @@ export async function finishUpload(
       action: 'upload.complete',
       outcome: 'failure',
       details: { extra, wrongSize: wrongSize.map((p) => p.partNumber) },
-      metrics: [['UploadsFailed', 'Count', 1]],
+      metrics: [[UPLOAD_METRICS.failed, 'Count', 1]],
     });
     throw new BadRequestError(
       'The uploaded parts do not add up to the declared size; the upload was discarded.',
@@ -268,7 +270,7 @@ export async function resolveGoneUpload(caller: Caller, row: FileRow): Promise<A
       action: 'upload.complete',
       outcome: 'failure',
       details: { size },
-      metrics: [['UploadsFailed', 'Count', 1]],
+      metrics: [[UPLOAD_METRICS.failed, 'Count', 1]],
     });
     throw new BadRequestError('The stored object does not have the declared size; the upload was discarded.');
   }
@@ -288,7 +290,7 @@ export const failGoneUpload = (actor: Actor, row: Pick<FileRow, 'id'>, reason: s
     set: { failure_reason: reason },
     action: 'upload.expire',
     outcome: 'failure',
-    metrics: [['UploadsFailed', 'Count', 1]],
+    metrics: [[UPLOAD_METRICS.failed, 'Count', 1]],
   });
 
 /** The row once it has left `uploading`, polling up to `attempts` times (100 ms, 200 ms, …). */
@@ -334,6 +336,6 @@ export async function cancelUpload(caller: Caller, row: FileRow, uploadId = row.
     to: 'aborted',
     action: 'upload.abort',
     outcome: 'success',
-    metrics: [['UploadsAborted', 'Count', 1]],
+    metrics: [[UPLOAD_METRICS.aborted, 'Count', 1]],
   });
 }
