@@ -85,6 +85,11 @@ export interface CitadelFunctionProps {
  * logs and the Powertools environment.
  */
 export class CitadelFunction extends NodejsFunction {
+  /** Configured memory (MiB): the memory alarm compares each invocation's peak use with it. */
+  readonly memorySizeMiB: number;
+  /** Powertools service name: the `service` dimension of the function's own metrics. */
+  readonly serviceName: string;
+
   constructor(scope: Construct, id: string, props: CitadelFunctionProps) {
     const invocation = props.invocation ?? 'sync';
     if (invocation === 'async' && !props.deadLetterQueue) {
@@ -145,7 +150,9 @@ export class CitadelFunction extends NodejsFunction {
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       applicationLogLevelV2: lambda.ApplicationLogLevel[logLevel],
-      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      // INFO, not WARN: Lambda emits `platform.report` (duration, peak memory) at INFO, and the memory alarm's
+      // metric filter reads it (Lambda developer guide, "Log-level filtering", system log level event mapping).
+      systemLogLevelV2: lambda.SystemLogLevel.INFO,
       tracing: tracing ? lambda.Tracing.ACTIVE : lambda.Tracing.DISABLED,
       vpc: props.vpc,
       vpcSubnets: props.vpc ? props.vpcSubnets : undefined,
@@ -165,6 +172,8 @@ export class CitadelFunction extends NodejsFunction {
         POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
       },
     });
+    this.memorySizeMiB = props.memorySize ?? 256;
+    this.serviceName = props.serviceName;
     logGroup.grantWrite(role);
     // Lambda sends failed asynchronous events to the dead-letter queue with this role; CDK grants only
     // sqs:SendMessage, and a KMS-encrypted queue also needs the key (else the dead letter is dropped).

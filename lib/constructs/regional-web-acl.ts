@@ -1,5 +1,7 @@
 import {
   ArnFormat,
+  aws_cloudwatch as cloudwatch,
+  Duration,
   type aws_kms as kms,
   aws_logs as logs,
   RemovalPolicy,
@@ -157,6 +159,13 @@ const block = (
 export class RegionalWebAcl extends Construct {
   readonly webAcl: wafv2.CfnWebACL;
   readonly logGroup: logs.LogGroup;
+  /**
+   * The `WebACL` dimension of this ACL's CloudWatch metrics: WAF names it after the ACL's visibility-config
+   * metric name (CloudFormation `VisibilityConfig.MetricName`: "a name of the Amazon CloudWatch metric dimension").
+   */
+  readonly metricName: string;
+  /** The `Rule` dimension of each rule's metrics (its visibility-config metric name), in priority order. */
+  readonly ruleMetricNames: readonly string[];
 
   constructor(scope: Construct, id: string, props: RegionalWebAclProps) {
     super(scope, id);
@@ -296,6 +305,10 @@ export class RegionalWebAcl extends Construct {
       });
     }
 
+    this.metricName = metric('WebAcl').metricName;
+    this.ruleMetricNames = rules.map(
+      (r) => (r.visibilityConfig as wafv2.CfnWebACL.VisibilityConfigProperty).metricName,
+    );
     this.webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
@@ -361,6 +374,27 @@ export class RegionalWebAcl extends Construct {
         }),
       ],
       redactedFields: [{ singleHeader: { Name: 'authorization' } }, { singleHeader: { Name: 'x-api-key' } }],
+    });
+  }
+
+  /** Requests this ACL allowed, in all (`rule` 'ALL') or by one rule's metric name (Sum over 5 minutes). */
+  metricAllowedRequests(rule = 'ALL', props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('AllowedRequests', rule, props);
+  }
+
+  /** Requests this ACL blocked, in all (`rule` 'ALL') or by one rule's metric name (Sum over 5 minutes). */
+  metricBlockedRequests(rule = 'ALL', props: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+    return this.metric('BlockedRequests', rule, props);
+  }
+
+  private metric(name: string, rule: string, props: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/WAFV2',
+      metricName: name,
+      dimensionsMap: { WebACL: this.metricName, Rule: rule, Region: Stack.of(this).region },
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(5),
+      ...props,
     });
   }
 

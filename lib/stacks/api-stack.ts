@@ -11,7 +11,7 @@ import {
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { TIERS } from '../../contract/api/admin';
-import { HASH_BYTES_PER_SECOND, MAX_HASHED_BYTES } from '../../contract/api/uploads';
+import { scanTimeoutSeconds } from '../../contract/api/uploads';
 import { MAX_JSON_BODY_BYTES } from '../../contract/http';
 import type { RouteDefinition } from '../../contract/route';
 import { routeList } from '../../contract/routes';
@@ -68,6 +68,14 @@ export class ApiStack extends CitadelStack {
   private readonly props: ApiStackProps;
   /** This stack's dead-letter queues and their key. */
   deadLetters?: DeadLetters;
+  /** Access logs of the public and the machine API (JSON lines, one per request). */
+  readonly accessLogs: { readonly public: logs.LogGroup; readonly machine: logs.LogGroup };
+  /** The scheduled jobs (key expiry, upload expiry). */
+  readonly jobs: CitadelFunction[] = [];
+  /** EventBridge rules whose targets have a dead-letter queue (their `InvocationsFailedToBeSentToDlq`). */
+  readonly deadLetterRules: events.Rule[] = [];
+  /** How long the scan Lambda may take for one object on this stage. */
+  readonly scanTimeout: Duration;
 
   constructor(scope: Construct, props: ApiStackProps) {
     super(scope, 'Api', { config: props.config, stateful: false });
@@ -104,12 +112,13 @@ export class ApiStack extends CitadelStack {
       adminThrottle: apiConfig.adminThrottle,
       tracing: observability.tracing,
     };
+    this.accessLogs = { public: accessLogs('AccessLogs'), machine: accessLogs('MachineAccessLogs') };
     const publicApi = new CitadelRestApi(this, 'Public', {
       ...common,
       restApiName: `citadel-${config.stage}`,
       description: `Citadel API for people (${config.stage})`,
       routes: routeList,
-      accessLogs: accessLogs('AccessLogs'),
+      accessLogs: this.accessLogs.public,
       corsOrigins: apiConfig.corsOrigins,
       accountCloudWatchRole: true,
     });
@@ -121,7 +130,7 @@ export class ApiStack extends CitadelStack {
       restApiName: `citadel-${config.stage}-machine`,
       description: `Citadel API for machine clients, metered by API key (${config.stage})`,
       routes: machineRoutes,
-      accessLogs: accessLogs('MachineAccessLogs'),
+      accessLogs: this.accessLogs.machine,
       apiKeyRequired: true,
     });
     this.machineApi = machineApi.api;
@@ -171,6 +180,7 @@ export class ApiStack extends CitadelStack {
     });
     this.machineWebAcl.associate('MachineStageAssociation', this.machineApi.deploymentStage.stageArn);
 
+    this.scanTimeout = scanTimeout(config.uploads.maxUploadBytes);
     this.addKeyExpiryJob();
     this.addUploadExpiryJob();
     this.scanPipeline = this.addScanPipeline();
@@ -400,11 +410,13 @@ export class ApiStack extends CitadelStack {
       deadLetterQueue: deadLetters,
     });
     this.grantNeeds({ needs: job.needs }, fn);
-    new events.Rule(this, `${job.id}Schedule`, {
+    const rule = new events.Rule(this, `${job.id}Schedule`, {
       description: job.description,
       schedule: events.Schedule.rate(job.every),
       targets: [new targets.LambdaFunction(fn, { deadLetterQueue: deadLetters, retryAttempts: 2 })],
     });
+    this.jobs.push(fn);
+    this.deadLetterRules.push(rule);
     return fn;
   }
 
@@ -425,7 +437,7 @@ export class ApiStack extends CitadelStack {
         'Scan verdicts: GuardDuty result + real-type check; quarantines infected and mistyped uploads',
       role,
       memorySize: 1024,
-      timeout: scanTimeout(this.config.uploads.maxUploadBytes),
+      timeout: this.scanTimeout,
       invocation: 'async',
       deadLetterQueue: deadLetters,
       environment: {
@@ -435,16 +447,17 @@ export class ApiStack extends CitadelStack {
       },
     });
     this.grantNeeds({ needs: ['database'] }, fn);
-    new events.Rule(this, 'ScanResults', {
+    const scanResults = new events.Rule(this, 'ScanResults', {
       description: 'GuardDuty Malware Protection scan results for Citadel uploads',
       eventPattern: uploads.scanResultEventPattern(),
       targets: [new targets.LambdaFunction(fn, { deadLetterQueue: deadLetters, retryAttempts: 8 })],
     });
-    new events.Rule(this, 'UploadsCompleted', {
+    const uploadsCompleted = new events.Rule(this, 'UploadsCompleted', {
       description: 'Objects created under the upload prefix (uploads completed by browsers at S3)',
       eventPattern: uploads.objectCreatedEventPattern(),
       targets: [new targets.LambdaFunction(fn, { deadLetterQueue: deadLetters, retryAttempts: 8 })],
     });
+    this.deadLetterRules.push(scanResults, uploadsCompleted);
     return fn;
   }
 
@@ -464,31 +477,8 @@ export class ApiStack extends CitadelStack {
   }
 }
 
-/**
- * The web ACL body limits of an API serving `routes`: the API's own limit, and the routes the route table says
- * carry bodies over the core rule set's 8 KiB (e.g. completing an upload names every part's ETag).
- */
-export function bodyLimits(routes: readonly RouteDefinition[]): BodyLimits {
-  for (const r of routes) {
-    if (r.maxBodyBytes !== undefined && r.maxBodyBytes > MAX_JSON_BODY_BYTES)
-      throw new Error(
-        `${r.operationId} declares maxBodyBytes ${r.maxBodyBytes}, over the API's ${MAX_JSON_BODY_BYTES}-byte limit.`,
-      );
-  }
-  return {
-    maxBytes: MAX_JSON_BODY_BYTES,
-    largeBodyRoutes: routes
-      .filter((r) => (r.maxBodyBytes ?? 0) > CORE_RULE_SET_MAX_BODY_BYTES)
-      .map((r) => ({ method: r.method, path: r.path })),
-  };
-}
-
-/**
- * The scan Lambda's timeout: long enough to hash the largest file that may declare a SHA-256 on this stage
- * (at `HASH_BYTES_PER_SECOND`, plus a minute for the rest), at least 5 minutes, at most Lambda's 15.
- */
+import { scanTimeoutSeconds } from '../../contract/api/uploads';
+import { MAX_JSON_BODY_BYTES } from '../../contract/http';
 export function scanTimeout(maxUploadBytes: number): Duration {
-  const hashed = Math.min(maxUploadBytes, MAX_HASHED_BYTES);
-  const seconds = 60 + Math.ceil(hashed / HASH_BYTES_PER_SECOND);
-  return Duration.seconds(Math.min(900, Math.max(300, seconds)));
+  return Duration.seconds(scanTimeoutSeconds(maxUploadBytes));
 }

@@ -73,6 +73,10 @@ export class DataStack extends CitadelStack {
   readonly rotations: readonly CitadelFunction[];
   /** This stack's dead-letter queues and their key (restore validation, where restore tests run). */
   deadLetters?: DeadLetters;
+  /** The weekly restore test and the function that validates each restore (where restore tests run). */
+  restoreTesting?: { readonly plan: backup.CfnRestoreTestingPlan; readonly validation: CitadelFunction };
+  /** EventBridge rules whose targets have a dead-letter queue (their `InvocationsFailedToBeSentToDlq`). */
+  readonly deadLetterRules: events.Rule[] = [];
   private readonly network: NetworkStack;
 
   constructor(scope: Construct, props: DataStackProps) {
@@ -546,7 +550,7 @@ export class DataStack extends CitadelStack {
       ],
       'Restored instances are named by AWS Backup at restore time: describing them is read-only, and connecting is only as the least-privileged app role, in this account and region.',
     );
-    new events.Rule(this, 'RestoreTestCompleted', {
+    const completed = new events.Rule(this, 'RestoreTestCompleted', {
       description: 'A restore test of the Citadel database completed: validate it',
       eventPattern: {
         source: ['aws.backup'],
@@ -561,6 +565,8 @@ export class DataStack extends CitadelStack {
         }),
       ],
     });
+    this.deadLetterRules.push(completed);
+    this.restoreTesting = { plan: testing, validation: fn };
   }
 
   /** A stage without AWS Backup (a disposable one) relies on RDS automated backups; say so to the gates. */
