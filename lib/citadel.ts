@@ -4,6 +4,7 @@ import { ApiStack } from './stacks/api-stack';
 import { DataStack } from './stacks/data-stack';
 import { IdentityStack } from './stacks/identity-stack';
 import { NetworkStack } from './stacks/network-stack';
+import { ObservabilityStack } from './stacks/observability-stack';
 import { StorageStack } from './stacks/storage-stack';
 
 export interface CitadelStacks {
@@ -12,6 +13,7 @@ export interface CitadelStacks {
   readonly identity: IdentityStack;
   readonly storage: StorageStack;
   readonly api: ApiStack;
+  readonly observability: ObservabilityStack;
 }
 
 export interface CitadelOptions {
@@ -26,5 +28,6 @@ export function createCitadel(app: App, config: StageConfig, options: CitadelOpt
   const identity = new IdentityStack(app, { config, network });
   const storage = new StorageStack(app, { config, network });
   const api = new ApiStack(app, { config, network, data, identity, storage, version: options.version });
-  return { network, data, identity, storage, api };
+  const observability = new ObservabilityStack(app, { config, network, data, identity, storage, api });
+  return { network, data, identity, storage, api, observability };
 }
