@@ -8,6 +8,7 @@ import {
   RemovalPolicy,
   Stack,
   type aws_sqs as sqs,
+  Tags,
   aws_events_targets as targets,
 } from 'aws-cdk-lib';
 import {
@@ -172,6 +173,8 @@ export class ObservabilityStack extends CitadelStack {
 
     this.composite = this.alarms.composite();
     this.dashboard = dashboards.dashboard as cloudwatch.Dashboard;
+    // cfn-lint's resource schema has no Tags on AWS::CloudWatch::Dashboard (E3002): keep the stack tags off it.
+    for (const key of ['Project', 'Stage', 'Owner']) Tags.of(this.dashboard).remove(key);
   }
 
   /** The text widget at the top: where the runbooks are, and what pages. */
@@ -851,37 +854,40 @@ export class ObservabilityStack extends CitadelStack {
     this.graph('GuardDuty Malware Protection plan active (1 = ACTIVE)', [planActive], planAlarm);
 
     const vault = data.backupVault;
-    this.eventAlarm('BackupJobFailed', {
-      severity: 'critical',
-      runbook: 'backup-failed',
-      summary: 'An AWS Backup job of the database failed, aborted or expired: tonight has no recovery point.',
-      pattern: {
-        source: ['aws.backup'],
-        detailType: ['Backup Job State Change'],
-        detail: { state: ['FAILED', 'ABORTED', 'EXPIRED'], backupVaultName: [vault.backupVaultName] },
-      },
-      ticket:
-        'AWS Backup job <job> for <resource> ended <state>: <message>. See docs/runbooks.md#backup-failed.',
-      fields: {
-        job: '$.detail.backupJobId',
-        resource: '$.detail.resourceArn',
-        state: '$.detail.state',
-        message: '$.detail.statusMessage',
-      },
-    });
-    this.eventAlarm('CopyJobFailed', {
-      severity: 'critical',
-      runbook: 'backup-failed',
-      summary:
-        'An AWS Backup copy job in this account failed: a recovery point was not copied where it should be.',
-      pattern: {
-        source: ['aws.backup'],
-        detailType: ['Copy Job State Change'],
-        detail: { state: ['FAILED'] },
-      },
-      ticket: 'AWS Backup copy job <job> failed: <message>. See docs/runbooks.md#backup-failed.',
-      fields: { job: '$.detail.copyJobId', message: '$.detail.statusMessage' },
-    });
+    if (vault) {
+      this.eventAlarm('BackupJobFailed', {
+        severity: 'critical',
+        runbook: 'backup-failed',
+        summary:
+          'An AWS Backup job of the database failed, aborted or expired: tonight has no recovery point.',
+        pattern: {
+          source: ['aws.backup'],
+          detailType: ['Backup Job State Change'],
+          detail: { state: ['FAILED', 'ABORTED', 'EXPIRED'], backupVaultName: [vault.backupVaultName] },
+        },
+        ticket:
+          'AWS Backup job <job> for <resource> ended <state>: <message>. See docs/runbooks.md#backup-failed.',
+        fields: {
+          job: '$.detail.backupJobId',
+          resource: '$.detail.resourceArn',
+          state: '$.detail.state',
+          message: '$.detail.statusMessage',
+        },
+      });
+      this.eventAlarm('CopyJobFailed', {
+        severity: 'critical',
+        runbook: 'backup-failed',
+        summary:
+          'An AWS Backup copy job in this account failed: a recovery point was not copied where it should be.',
+        pattern: {
+          source: ['aws.backup'],
+          detailType: ['Copy Job State Change'],
+          detail: { state: ['FAILED'] },
+        },
+        ticket: 'AWS Backup copy job <job> failed: <message>. See docs/runbooks.md#backup-failed.',
+        fields: { job: '$.detail.copyJobId', message: '$.detail.statusMessage' },
+      });
+    }
     if (data.restoreTesting) {
       this.eventAlarm('RestoreTestFailed', {
         severity: 'critical',
