@@ -167,9 +167,10 @@ export class ObservabilityStack extends CitadelStack {
     this.monitorUploads();
     this.monitorFunctions();
     this.monitorDatabase();
-    this.monitorDeadLetters();
     this.monitorSecretsAndBackups();
     this.monitorWaf();
+    // Last: it watches every dead-letter queue and rule above, this stack's alert rules included.
+    this.monitorDeadLetters();
 
     this.composite = this.alarms.composite();
     this.dashboard = dashboards.dashboard as cloudwatch.Dashboard;
