@@ -475,6 +475,17 @@ export class ObservabilityStack extends CitadelStack {
       },
     });
 
+    const stuck = service(sweep.serviceName, SWEEP_METRICS.stuck, cloudwatch.Stats.MAXIMUM, hour);
+    this.alarms.alarm('StuckUploads', {
+      name: 'Uploads-Stuck-Warning',
+      severity: 'warning',
+      runbook: 'stuck-uploads',
+      summary:
+        'The hourly sweep found uploads whose object exists at S3 but that never left uploading: their S3 and GuardDuty events were lost.',
+      metric: stuck,
+      threshold: 0,
+      comparisonOperator: ABOVE,
+    });
     const overdue = service(sweep.serviceName, SWEEP_METRICS.scansOverdue, cloudwatch.Stats.MAXIMUM, hour);
     const overdueAlarm = this.alarms.alarm('ScansOverdue', {
       name: 'Scans-Overdue-Warning',
