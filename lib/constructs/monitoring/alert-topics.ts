@@ -153,7 +153,15 @@ export class AlertTopics extends Construct {
       this.warning.addSubscription(new subscriptions.EmailSubscription(email, { deadLetterQueue }));
     }
     for (const number of props.smsNumbers ?? []) {
-      this.critical.addSubscription(new subscriptions.SmsSubscription(number, { deadLetterQueue }));
+      // SmsSubscription drops `deadLetterQueue`; the subscription is bound by hand so undelivered pages are kept.
+      this.critical.addSubscription({
+        bind: () => ({
+          subscriberId: number,
+          endpoint: number,
+          protocol: sns.SubscriptionProtocol.SMS,
+          deadLetterQueue,
+        }),
+      });
     }
     if (props.slack) this.slackChannel = this.slack(props.slack);
   }
