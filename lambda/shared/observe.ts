@@ -36,9 +36,36 @@ const metricsMiddleware: middy.MiddlewareObj<unknown, unknown, Error, Context> =
   onError: flushMetrics,
 };
 
+const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/**
+ * The id that ties this invocation's log lines to what caused it: API Gateway's request id (echoed to the client
+ * as `x-request-id`), an EventBridge event's id, a rotation's ClientRequestToken, a CloudFormation request's id,
+ * else the Lambda request id.
+ */
+export function correlationIdOf(event: unknown, context: Pick<Context, 'awsRequestId'>): string {
+  const e = (event ?? {}) as Record<string, unknown>;
+  const requestContext = (e.requestContext ?? {}) as Record<string, unknown>;
+  return (
+    text(requestContext.requestId) ??
+    (text(e['detail-type']) ? text(e.id) : undefined) ??
+    text(e.ClientRequestToken) ??
+    text(e.RequestId) ??
+    context.awsRequestId
+  );
+}
+
+/** Every log line of the invocation carries `correlation_id` (the handler may refine it). */
+const correlationMiddleware: middy.MiddlewareObj<unknown, unknown, Error, Context> = {
+  before: (request) => {
+    logger.setCorrelationId(correlationIdOf(request.event, request.context));
+  },
+};
+
 /**
  * Wraps a Lambda handler the house way, once for every function: X-Ray (when tracing is on), the
- * Lambda context and a per-invocation reset of log keys, and metrics flushed with a cold-start count.
+ * Lambda context, the correlation id and a per-invocation reset of log keys, and metrics flushed with a
+ * cold-start count.
  * Whole events are never logged (`logEvent` stays off).
  */
 export function observe<TEvent, TResult>(handler: (event: TEvent, context: Context) => Promise<TResult>) {
@@ -47,5 +74,6 @@ export function observe<TEvent, TResult>(handler: (event: TEvent, context: Conte
   if (tracer) wrapped.use(lazyTracing(tracer));
   return wrapped
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(correlationMiddleware as middy.MiddlewareObj<TEvent, TResult, Error, Context>)
     .use(metricsMiddleware as middy.MiddlewareObj<TEvent, TResult, Error, Context>);
 }
