@@ -477,8 +477,26 @@ export class ApiStack extends CitadelStack {
   }
 }
 
-import { scanTimeoutSeconds } from '../../contract/api/uploads';
-import { MAX_JSON_BODY_BYTES } from '../../contract/http';
+/**
+ * The web ACL body limits of an API serving `routes`: the API's own limit, and the routes the route table says
+ * carry bodies over the core rule set's 8 KiB (e.g. completing an upload names every part's ETag).
+ */
+export function bodyLimits(routes: readonly RouteDefinition[]): BodyLimits {
+  for (const r of routes) {
+    if (r.maxBodyBytes !== undefined && r.maxBodyBytes > MAX_JSON_BODY_BYTES)
+      throw new Error(
+        `${r.operationId} declares maxBodyBytes ${r.maxBodyBytes}, over the API's ${MAX_JSON_BODY_BYTES}-byte limit.`,
+      );
+  }
+  return {
+    maxBytes: MAX_JSON_BODY_BYTES,
+    largeBodyRoutes: routes
+      .filter((r) => (r.maxBodyBytes ?? 0) > CORE_RULE_SET_MAX_BODY_BYTES)
+      .map((r) => ({ method: r.method, path: r.path })),
+  };
+}
+
+/** The scan Lambda's timeout (`scanTimeoutSeconds` in the contract: the scan-latency alarm uses the same rule). */
 export function scanTimeout(maxUploadBytes: number): Duration {
   return Duration.seconds(scanTimeoutSeconds(maxUploadBytes));
 }
