@@ -17,12 +17,13 @@ import { logger, metrics, traced } from '../shared/powertools';
 
 /** The probe's configuration, from its environment. */
 const probeEnv = z.object({
-  CITADEL_MALWARE_PLAN_ID: z.string().min(1),
-  /** JSON object: the `secret` dimension value → the secret's ARN. */
-  CITADEL_ROTATED_SECRETS: z
+  /** The plan's ARN (`…:malware-protection-plan/<id>`): the IAM resource, and the id the API takes. */
+  CITADEL_MALWARE_PLAN_ARN: z
     .string()
-    .transform((s) => JSON.parse(s) as unknown)
-    .pipe(z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), z.string().min(1))),
+    .regex(/:malware-protection-plan\/[^/]+$/, 'a Malware Protection plan ARN'),
+  CITADEL_MASTER_SECRET_ARN: z.string().min(1),
+  /** @default no reporting secret (stages without the reporting login) */
+  CITADEL_REPORTING_SECRET_ARN: z.string().min(1).optional(),
 });
 
 export interface ProbeClients {
@@ -41,11 +42,16 @@ const HOUR_MS = 3600 * 1000;
 /** Reads the plan status and each secret's last rotation; records what it could read. */
 export async function probe(clients: ProbeClients, env: NodeJS.ProcessEnv, now: Date): Promise<ProbeResult> {
   const config = probeEnv.parse(env);
+  const planId = config.CITADEL_MALWARE_PLAN_ARN.slice(config.CITADEL_MALWARE_PLAN_ARN.lastIndexOf('/') + 1);
+  const rotated: Record<string, string> = {
+    master: config.CITADEL_MASTER_SECRET_ARN,
+    ...(config.CITADEL_REPORTING_SECRET_ARN ? { reporting: config.CITADEL_REPORTING_SECRET_ARN } : {}),
+  };
   const failures: string[] = [];
   let malwareProtectionActive: boolean | undefined;
   try {
     const plan = await clients.guardDuty.send(
-      new GetMalwareProtectionPlanCommand({ MalwareProtectionPlanId: config.CITADEL_MALWARE_PLAN_ID }),
+      new GetMalwareProtectionPlanCommand({ MalwareProtectionPlanId: planId }),
     );
     malwareProtectionActive = plan.Status === 'ACTIVE';
     if (!malwareProtectionActive) {
@@ -60,7 +66,7 @@ export async function probe(clients: ProbeClients, env: NodeJS.ProcessEnv, now: 
     logger.error('could not read the Malware Protection plan', { error });
   }
   const rotationAgeHours: Record<string, number> = {};
-  for (const [name, arn] of Object.entries(config.CITADEL_ROTATED_SECRETS)) {
+  for (const [name, arn] of Object.entries(rotated)) {
     try {
       const secret = await clients.secrets.send(new DescribeSecretCommand({ SecretId: arn }));
       const last = secret.LastRotatedDate ?? secret.CreatedDate;

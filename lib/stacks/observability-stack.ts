@@ -1020,8 +1020,11 @@ export class ObservabilityStack extends CitadelStack {
       deadLetterQueue: queue,
       environment: {
         CITADEL_STAGE: config.stage,
-        CITADEL_MALWARE_PLAN_ID: storage.uploads.malwareProtectionPlan.attrMalwareProtectionPlanId,
-        CITADEL_ROTATED_SECRETS: this.toJsonString(this.rotatedSecrets()),
+        CITADEL_MALWARE_PLAN_ARN: storage.uploads.malwareProtectionPlan.attrArn,
+        CITADEL_MASTER_SECRET_ARN: this.props.data.masterSecret.secretArn,
+        ...(this.props.data.reportingSecret
+          ? { CITADEL_REPORTING_SECRET_ARN: this.props.data.reportingSecret.secretArn }
+          : {}),
       },
     });
     acknowledge(

@@ -32,6 +32,7 @@ export const SDK_CLIENTS = {
   rds: 'RDS',
   backup: 'Backup',
   ec2: 'EC2',
+  guardduty: 'GuardDuty',
 } as const;
 export type SdkClient = (typeof SDK_CLIENTS)[keyof typeof SDK_CLIENTS];
 
@@ -67,6 +68,8 @@ export type Target =
   | { readonly kind: 'restored-db-instance' }
   /** The function whose ARN the environment variable `env` holds. */
   | { readonly kind: 'function-from-env'; readonly env: string }
+  /** The resource whose ARN the environment variable `env` holds (e.g. the GuardDuty Malware Protection plan). */
+  | { readonly kind: 'arn-from-env'; readonly env: string }
   /** The user pool `CITADEL_USER_POOL_ID` names. */
   | { readonly kind: 'user-pool-from-env' }
   /** API Gateway's API-key collection (`/apikeys`). */
@@ -273,7 +276,7 @@ export const RUNTIME_CALLS = {
   },
 } as const satisfies Record<string, AwsCall>;
 
-export type StackName = 'Network' | 'Data' | 'Identity' | 'Storage' | 'Api';
+export type StackName = 'Network' | 'Data' | 'Identity' | 'Storage' | 'Api' | 'Observability';
 
 export interface FunctionDeclaration {
   /** Construct id: the function's logical id is this followed by CDK's 8-character hash. */
@@ -546,6 +549,40 @@ export const FUNCTIONS: readonly FunctionDeclaration[] = [
         sdk: { client: 'Backup', command: 'PutRestoreValidationResult' },
         why: 'reports the verdict to AWS Backup (no resource-level permissions)',
         requests: [{ action: 'backup:PutRestoreValidationResult', target: { kind: 'any' } }],
+      },
+    ],
+  },
+  {
+    id: 'HealthProbe',
+    stack: 'Observability',
+    entry: 'lambda/monitoring/health-probe.ts',
+    invocation: 'async',
+    vpc: false,
+    calls: [
+      {
+        sdk: { client: 'GuardDuty', command: 'GetMalwareProtectionPlan' },
+        why: 'reports whether the uploads bucket’s Malware Protection plan is ACTIVE',
+        requests: [
+          {
+            action: 'guardduty:GetMalwareProtectionPlan',
+            target: { kind: 'arn-from-env', env: 'CITADEL_MALWARE_PLAN_ARN' },
+          },
+        ],
+      },
+      secrets('DescribeSecret', 'reports how long ago the master secret was rotated (metadata, no value)', {
+        action: 'secretsmanager:DescribeSecret',
+        target: { kind: 'secret-from-env', env: 'CITADEL_MASTER_SECRET_ARN' },
+      }),
+      {
+        ...secrets(
+          'DescribeSecret',
+          'reports how long ago the reporting secret was rotated (metadata, no value)',
+          {
+            action: 'secretsmanager:DescribeSecret',
+            target: { kind: 'secret-from-env', env: 'CITADEL_REPORTING_SECRET_ARN' },
+          },
+        ),
+        when: (config) => config.database.reportingUser,
       },
     ],
   },

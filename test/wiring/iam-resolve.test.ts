@@ -44,7 +44,7 @@ const producer: CfnTemplate = {
     },
   },
 };
-const consumer: CfnTemplate = { Resources: { Topic: { Type: 'AWS::SNS::Topic' } } };
+const consumer: CfnTemplate = { Resources: { Topic: { Type: 'AWS::MQ::Broker' } } };
 const resolver = () => new StageResolver({ Producer: producer, Consumer: consumer });
 
 describe('StageResolver: intrinsics', () => {
@@ -102,7 +102,7 @@ describe('StageResolver: intrinsics', () => {
 
   it('fails loudly on what it cannot resolve', () => {
     expect(() => resolve({ 'Fn::ImportValue': 'Nobody:Exports' }, 'Consumer')).toThrow(UnresolvableError);
-    expect(() => resolve({ Ref: 'Topic' }, 'Consumer')).toThrow(/no physical id rule for AWS::SNS::Topic/);
+    expect(() => resolve({ Ref: 'Topic' }, 'Consumer')).toThrow(/no physical id rule for AWS::MQ::Broker/);
     expect(() => resolve({ 'Fn::GetAtt': ['Bucket', 'Nonsense'] })).toThrow(
       /attribute Nonsense of AWS::S3::Bucket/,
     );

@@ -13,8 +13,9 @@ const guardDuty = mockClient(GuardDutyClient);
 const secrets = mockClient(SecretsManagerClient);
 const clients = { guardDuty: new GuardDutyClient({}), secrets: new SecretsManagerClient({}) };
 const ENV = {
-  CITADEL_MALWARE_PLAN_ID: 'plan-123',
-  CITADEL_ROTATED_SECRETS: JSON.stringify({ master: 'arn:master', reporting: 'arn:reporting' }),
+  CITADEL_MALWARE_PLAN_ARN: 'arn:aws:guardduty:eu-west-1:123456789012:malware-protection-plan/plan-123',
+  CITADEL_MASTER_SECRET_ARN: 'arn:master',
+  CITADEL_REPORTING_SECRET_ARN: 'arn:reporting',
 };
 const NOW = new Date('2026-03-01T12:00:00Z');
 const hoursAgo = (h: number) => new Date(NOW.getTime() - h * 3600 * 1000);

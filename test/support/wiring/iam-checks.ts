@@ -183,6 +183,7 @@ class Builder {
     const { functions, undeclared, undeployed } = this.deployedFunctions();
     for (const fn of functions) this.functionCalls(fn);
     this.eventBridgeEdges();
+    this.alertEdges();
     this.deadLetterEdges(functions);
     this.apiGatewayEdges();
     this.rotationEdges();
@@ -493,6 +494,10 @@ class Builder {
           { arn: functionArn, label: functionArn, resourcePolicy: this.functionByArn(functionArn).policy },
         ];
       }
+      case 'arn-from-env': {
+        const resourceArn = this.env(fn, target.env);
+        return [{ arn: resourceArn, label: resourceArn }];
+      }
       case 'user-pool-from-env': {
         const id = this.env(fn, 'CITADEL_USER_POOL_ID');
         const pool = this.resolver.findByRef('AWS::Cognito::UserPool', id);
@@ -674,6 +679,114 @@ class Builder {
     return { url, policy: this.iam.queuePolicy(url), keyArn: this.iam.keyArn(keyId) };
   }
 
+  /** The SNS topic `topicArn` of this stage and the customer-managed key it is encrypted with. */
+  private topic(topicArn: string): { policy?: PolicyDocument; keyArn: string } {
+    const handle = this.resolver.findByRef('AWS::SNS::Topic', topicArn);
+    if (!handle) throw new UnresolvableError(`no topic of this stage is ${topicArn}`);
+    const keyId = this.resolver.property(handle.stack, handle.logicalId, 'KmsMasterKeyId') as
+      | string
+      | undefined;
+    if (!keyId) throw new UnresolvableError(`topic ${topicArn} is not encrypted with a customer-managed key`);
+    return { policy: this.iam.topicPolicy(topicArn), keyArn: this.iam.keyArn(keyId) };
+  }
+
+  /**
+   * A service publishing to a CMK-encrypted topic as its service principal: `sns:Publish` under the topic policy,
+   * and the data key SNS generates and decrypts with the topic's key under the key policy, both with the
+   * publisher's `aws:SourceArn` and `aws:SourceAccount` (SNS developer guide, "Enable compatibility between event
+   * sources from AWS services and encrypted topics").
+   */
+  private publishEdges(label: string, principal: string, topicArn: string, sourceArn: string): void {
+    const topic = this.topic(topicArn);
+    const source = { 'aws:SourceArn': sourceArn, 'aws:SourceAccount': this.account };
+    this.edge(`${label} → sns:Publish ${topicArn}`, 'the alert reaches its topic (topic policy)', {
+      principal,
+      action: 'sns:Publish',
+      resource: topicArn,
+      context: { ...source, 'aws:SecureTransport': 'true' },
+      identityPolicies: [],
+      resourcePolicy: topic.policy,
+    });
+    for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
+      this.edge(
+        `${label} → ${action} ${topic.keyArn} (publishing to ${topicArn})`,
+        `SNS encrypts the message with the topic key as ${principal} (key policy)`,
+        {
+          principal,
+          action,
+          resource: topic.keyArn,
+          context: { ...this.kmsContext(undefined, 'sns', { 'aws:sns:topicArn': topicArn }), ...source },
+          identityPolicies: [],
+          resourcePolicy: this.iam.keyPolicy(topic.keyArn),
+        },
+      );
+    }
+  }
+
+  /**
+   * CloudWatch publishes each alarm's actions to its topics; SNS moves notifications it cannot deliver to a
+   * subscription's dead-letter queue (encrypted: the queue key admits `sns.amazonaws.com` for the topic).
+   */
+  private alertEdges(): void {
+    for (const type of ['AWS::CloudWatch::Alarm', 'AWS::CloudWatch::CompositeAlarm']) {
+      for (const alarm of this.resolver.resources(type)) {
+        const props = this.resolver.properties(alarm.stack, alarm.logicalId);
+        const alarmArn = this.resolver.getAtt(alarm.stack, alarm.logicalId, 'Arn') as string;
+        const actions = [...asList(props.AlarmActions), ...asList(props.OKActions)].map(String);
+        for (const topicArn of new Set(actions)) {
+          if (!topicArn.startsWith('arn:aws:sns:')) {
+            throw new UnresolvableError(
+              `${alarm.stack}/${alarm.logicalId}: action ${topicArn} is not modelled`,
+            );
+          }
+          this.publishEdges(
+            `CloudWatch ${String(props.AlarmName)}`,
+            'cloudwatch.amazonaws.com',
+            topicArn,
+            alarmArn,
+          );
+        }
+      }
+    }
+    for (const sub of this.resolver.resources('AWS::SNS::Subscription')) {
+      const props = this.resolver.properties(sub.stack, sub.logicalId);
+      const redrive = props.RedrivePolicy as { deadLetterTargetArn?: string } | undefined;
+      if (!redrive?.deadLetterTargetArn) continue;
+      const topicArn = String(props.TopicArn);
+      const queue = this.queue(redrive.deadLetterTargetArn);
+      const source = { 'aws:SourceArn': topicArn, 'aws:SourceAccount': this.account };
+      this.edge(
+        `SNS ${topicArn} (${String(props.Protocol)}) → sqs:SendMessage ${redrive.deadLetterTargetArn}`,
+        'undeliverable notifications go to the dead-letter queue',
+        {
+          principal: 'sns.amazonaws.com',
+          action: 'sqs:SendMessage',
+          resource: redrive.deadLetterTargetArn,
+          context: { ...source, 'aws:SecureTransport': 'true' },
+          identityPolicies: [],
+          resourcePolicy: queue.policy,
+        },
+      );
+      for (const action of ['kms:GenerateDataKey', 'kms:Decrypt']) {
+        this.edge(
+          `SNS ${topicArn} (${String(props.Protocol)}) → ${action} ${queue.keyArn} (dead letters)`,
+          'SQS encrypts the undelivered notification with the queue key as SNS (key policy)',
+          {
+            principal: 'sns.amazonaws.com',
+            action,
+            resource: queue.keyArn,
+            context: {
+              ...this.kmsContext(undefined, 'sqs', { 'aws:sqs:arn': redrive.deadLetterTargetArn }),
+              ...source,
+            },
+            identityPolicies: [],
+            resourcePolicy: this.iam.keyPolicy(queue.keyArn),
+          },
+        );
+      }
+    }
+  }
+
   /** EventBridge invokes each rule's Lambda targets and sends what it cannot deliver to their dead-letter queues. */
   private eventBridgeEdges(): void {
     for (const rule of this.resolver.resources('AWS::Events::Rule')) {
@@ -688,24 +801,27 @@ class Builder {
         DeadLetterConfig?: { Arn: string };
       }[];
       for (const target of targets) {
-        if (!target.Arn.startsWith(`arn:aws:lambda:`)) {
+        if (target.Arn.startsWith('arn:aws:sns:')) {
+          this.publishEdges(`EventBridge ${rule.logicalId}`, 'events.amazonaws.com', target.Arn, ruleArn);
+        } else if (target.Arn.startsWith(`arn:aws:lambda:`)) {
+          const { policy } = this.functionByArn(target.Arn);
+          this.edge(
+            `EventBridge ${rule.logicalId} → lambda:InvokeFunction ${target.Arn}`,
+            'the rule invokes its target',
+            {
+              principal: 'events.amazonaws.com',
+              action: 'lambda:InvokeFunction',
+              resource: target.Arn,
+              context: source,
+              identityPolicies: [],
+              resourcePolicy: policy,
+            },
+          );
+        } else {
           throw new UnresolvableError(
             `${rule.stack}/${rule.logicalId}: target ${target.Arn} is not modelled`,
           );
         }
-        const { policy } = this.functionByArn(target.Arn);
-        this.edge(
-          `EventBridge ${rule.logicalId} → lambda:InvokeFunction ${target.Arn}`,
-          'the rule invokes its target',
-          {
-            principal: 'events.amazonaws.com',
-            action: 'lambda:InvokeFunction',
-            resource: target.Arn,
-            context: source,
-            identityPolicies: [],
-            resourcePolicy: policy,
-          },
-        );
         if (!target.DeadLetterConfig) continue;
         const queue = this.queue(target.DeadLetterConfig.Arn);
         this.edge(
@@ -1602,4 +1718,9 @@ class Builder {
       );
     }
   }
+}
+
+/** A CloudFormation list property (absent: empty). */
+function asList(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : value === undefined ? [] : [value];
 }

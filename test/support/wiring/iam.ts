@@ -136,6 +136,15 @@ export class StageIam {
     );
   }
 
+  /** The topic policy covering the SNS topic `topicArn`, if any. */
+  topicPolicy(topicArn: string): PolicyDocument | undefined {
+    return this.single(
+      'AWS::SNS::TopicPolicy',
+      (p) => asArray(p.Topics).includes(topicArn),
+      'PolicyDocument',
+    );
+  }
+
   /** The resource policy of the secret `secretArn`, if any. */
   secretPolicy(secretArn: string): PolicyDocument | undefined {
     return this.single(

@@ -31,6 +31,7 @@ const ENDPOINT_SERVICE: Record<SdkClient, string> = {
   RDS: 'rds',
   Backup: 'backup',
   EC2: 'ec2',
+  GuardDuty: 'guardduty',
 };
 
 export type PathKind = 'interface-endpoint' | 'gateway-endpoint' | 'nat';

@@ -388,6 +388,35 @@ const TYPES: Record<string, TypeRule> = {
   'AWS::Backup::RestoreTestingSelection': {
     ref: (c) => `${c.str('RestoreTestingPlanName')}|${c.str('RestoreTestingSelectionName')}`,
   },
+  // On-call (the Observability stack)
+  'AWS::SNS::Topic': {
+    ref: (c) => arn(c, 'sns', c.str('TopicName') ?? c.generated(256)),
+    attributes: { TopicArn: (c) => c.ref(), TopicName: (c) => c.ref().slice(c.ref().lastIndexOf(':') + 1) },
+  },
+  'AWS::SNS::TopicPolicy': { ref: (c) => c.generated(128) },
+  'AWS::SNS::Subscription': {
+    ref: (c) => `${c.str('TopicArn') ?? missing(c, 'TopicArn')}:${c.uuid()}`,
+    attributes: { Arn: (c) => c.ref() },
+  },
+  'AWS::CloudWatch::Alarm': {
+    ref: (c) => c.str('AlarmName') ?? c.generated(255),
+    attributes: { Arn: (c) => arn(c, 'cloudwatch', `alarm:${c.ref()}`) },
+  },
+  'AWS::CloudWatch::CompositeAlarm': {
+    ref: (c) => c.str('AlarmName') ?? c.generated(255),
+    attributes: { Arn: (c) => arn(c, 'cloudwatch', `alarm:${c.ref()}`) },
+  },
+  'AWS::CloudWatch::Dashboard': { ref: (c) => c.str('DashboardName') ?? c.generated(255) },
+  'AWS::Logs::MetricFilter': { ref: (c) => c.str('FilterName') ?? c.generated(512) },
+  'AWS::Synthetics::Canary': {
+    ref: (c) => c.str('Name') ?? missing(c, 'Name'),
+    attributes: { Id: (c) => c.uuid(), State: () => 'RUNNING' },
+  },
+  'AWS::Chatbot::SlackChannelConfiguration': {
+    ref: (c) =>
+      arn(c, 'chatbot', `chat-configuration/slack-channel/${c.str('ConfigurationName')}`, { region: false }),
+    attributes: { Arn: (c) => c.ref() },
+  },
   // Custom resources: a generated physical id; their attributes come from the provider at deploy time.
   'AWS::CloudFormation::CustomResource': { ref: (c) => c.generated(128) },
   'AWS::CDK::Metadata': { ref: (c) => c.generated(128) },
