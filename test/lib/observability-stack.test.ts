@@ -1,6 +1,6 @@
 /**
- * The Observability stack of every stage, synthesized with the cdk-nag packs (any unacknowledged finding fails
- * synthesis): every alarm of the on-call table with its threshold, comparison, period, evaluation and action, and a
+ * The Observability stack of every stage (its cdk-nag gate runs with every stack in `test/lib/nag.test.ts`; the
+ * Slack and SMS variant below runs the packs itself): every alarm of the on-call table with its threshold, comparison, period, evaluation and action, and a
  * runbook section that exists; the topics, their key and their policies; subscriptions and Slack from the config;
  * the composite over exactly the critical alarms; the canary in staging and prod only. Each check is a function
  * returning problems, and is shown to report the defect it exists for on a mutated copy of the template.
@@ -32,7 +32,7 @@ const RUNBOOKS = readFileSync(path.resolve(import.meta.dirname, '../../docs/runb
 
 beforeAll(() => {
   for (const stage of STAGES) {
-    const { config, templates } = synthStage(stage); // throws on any cdk-nag finding
+    const { config, templates } = synthStage(stage);
     built[stage] = {
       config,
       obs: templates.observability.toJSON() as Cfn,
