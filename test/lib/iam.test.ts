@@ -11,6 +11,10 @@ const RESOURCELESS_ACTIONS = new Set([
   'xray:PutTelemetryRecords',
   'secretsmanager:GetRandomPassword',
   'backup:PutRestoreValidationResult',
+  // The health canary (CloudWatch Synthetics' documented canary permissions): its own metrics, under the
+  // CloudWatchSynthetics namespace condition, and the bucket listing the runtime does.
+  'cloudwatch:PutMetricData',
+  's3:ListAllMyBuckets',
 ]);
 
 const templates: Template[] = [];

@@ -179,7 +179,7 @@ export class HealthCanary extends Construct {
 
     this.canary = new synthetics.Canary(this, 'Canary', {
       role,
-      canaryName: `citadel-${props.stage}-health`.slice(0, 21),
+      canaryName: `citadel-${props.stage}-health`,
       runtime: synthetics.Runtime.SYNTHETICS_NODEJS_PUPPETEER_13_0,
       test: synthetics.Test.custom({
         code: synthetics.Code.fromAsset(bundleCanary()),

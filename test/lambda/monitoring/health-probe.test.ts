@@ -73,11 +73,11 @@ describe('health probe', () => {
   });
 
   it('refuses a configuration it cannot use', async () => {
-    await expect(
-      probe(clients, { ...ENV, CITADEL_ROTATED_SECRETS: '{"Master Secret":"arn"}' }, NOW),
-    ).rejects.toThrow();
-    await expect(probe(clients, { CITADEL_ROTATED_SECRETS: '{}' }, NOW)).rejects.toThrow(
-      /CITADEL_MALWARE_PLAN_ID/,
+    await expect(probe(clients, { ...ENV, CITADEL_MALWARE_PLAN_ARN: 'plan-123' }, NOW)).rejects.toThrow(
+      /a Malware Protection plan ARN/,
+    );
+    await expect(probe(clients, { CITADEL_MASTER_SECRET_ARN: 'arn:master' }, NOW)).rejects.toThrow(
+      /CITADEL_MALWARE_PLAN_ARN/,
     );
   });
 });
