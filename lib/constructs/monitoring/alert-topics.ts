@@ -46,8 +46,8 @@ export const CHATBOT_READ_ACTIONS = [
  * publish as their service principals, so the key policy lets `cloudwatch.amazonaws.com` and
  * `events.amazonaws.com` use the key (`kms:GenerateDataKey*`, `kms:Decrypt`; SNS developer guide, "Enable
  * compatibility between event sources from AWS services and encrypted topics"), and the topic policy lets them
- * publish. Both are limited to this account's alarms of this stage and this stack's rules (`aws:SourceAccount`,
- * `aws:SourceArn`; the services' confused-deputy guidance). Nobody else may publish: IAM principals other than
+ * publish. Publishing is limited to this account's alarms of this stage and this stack's rules (`aws:SourceAccount`,
+ * `aws:SourceArn` in the topic policy; the services' confused-deputy guidance). Nobody else may publish: IAM principals other than
  * this stack's own roles are denied `sns:Publish` by the topic policy itself.
  */
 export class AlertTopics extends Construct {
@@ -94,14 +94,16 @@ export class AlertTopics extends Construct {
       pendingWindow: Duration.days(30),
     });
     for (const [name, source] of Object.entries(sources)) {
-      // Key policies take no L2 grant for service principals with conditions: written here, one per publisher.
+      // Written as the SNS and CloudWatch guides write it: no source conditions on the *key* statement. SNS calls
+      // KMS for the publishing service, and the guides neither show nor promise that those calls carry
+      // aws:SourceArn/aws:SourceAccount; a condition they lack would drop every page. The key encrypts only these
+      // two topics, and the topic policy below is what limits who may publish (with the source conditions).
       this.key.addToResourcePolicy(
         new iam.PolicyStatement({
           sid: `${name === 'cloudwatch' ? 'CloudWatchAlarms' : 'EventBridgeRules'}EncryptAlerts`,
           principals: [new iam.ServicePrincipal(source.principal)],
           actions: ['kms:GenerateDataKey*', 'kms:Decrypt'],
           resources: ['*'],
-          conditions: sourceConditions(source.arns),
         }),
       );
     }
