@@ -9,7 +9,7 @@
  * createSecret, setSecret, testSecret and finishSecret with the event Secrets Manager sends. moto cannot invoke
  * the handler itself (see `rotation-function.ts`). Every step runs twice, as a retried invocation would.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   CreateSecretCommand,
   DescribeSecretCommand,
@@ -20,13 +20,12 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import type { RotationEvent, RotationStep, RotationStrategy } from '../../lambda/rotation/handler';
-import { pgConnect } from '../../lambda/shared/db/direct';
 import {
   INVALID_PASSWORD,
   memberships,
+  provision as provisionRoles,
   type SecretJson,
   storedPassword,
-  superQuery,
   tryLogin,
 } from '../lambda/rotation/fixtures';
 import { lambdaContext } from '../support/lambda';
@@ -153,74 +152,27 @@ describeAgainstMoto('Rotation against moto Secrets Manager and a real PostgreSQL
 
   // The database side ------------------------------------------------------------------------------
 
-  interface Provisioned {
-    readonly admin: string;
-    readonly group: string;
-    readonly reporting: string;
-    readonly masterArn: string;
-    readonly reportingArn: string;
-    readonly master: SecretJson;
-    readonly report: SecretJson;
-  }
-
   let scenario = 0;
 
   /**
-   * What the Data stack and the first migration create, as in the double-based rotation tests: a master-like
-   * `citadel_admin_<n>` (LOGIN CREATEROLE) and, made by it, the group `citadel_readonly_<n>` (SELECT on
-   * `report_data`) with its member `citadel_reporting_<n>`; the master and reporting secrets, in moto.
+   * What the Data stack and the first migration create, as in the double-based rotation tests
+   * (`test/lambda/rotation/fixtures.ts#provision`), with the master and reporting secrets in moto.
    */
-  async function provision(): Promise<Provisioned> {
-    const n = ++scenario;
-    const admin = `citadel_admin_${n}`;
-    const group = `citadel_readonly_${n}`;
-    const reporting = `citadel_reporting_${n}`;
-    const adminPassword = randomBytes(18).toString('base64url');
-    const reportingPassword = randomBytes(18).toString('base64url');
-    await superQuery(database.url, `CREATE ROLE ${admin} WITH LOGIN CREATEROLE PASSWORD '${adminPassword}'`);
-    const master: SecretJson = {
-      engine: 'postgres',
-      host: server.host,
-      port: server.port,
-      dbname: database.name,
-      username: admin,
-      password: adminPassword,
+  async function provision() {
+    const created = await provisionRoles(server, database, createInMoto, `moto_${++scenario}`);
+    return {
+      ...created,
+      group: created.readonly,
+      master: created.initial.master,
+      report: created.initial.reporting,
     };
-    const asAdmin = await pgConnect(master);
-    try {
-      await asAdmin.query(`CREATE ROLE ${group} NOLOGIN`);
-      await asAdmin.query(
-        `CREATE ROLE ${reporting} WITH LOGIN PASSWORD '${reportingPassword}' IN ROLE ${group}`,
-      );
-    } finally {
-      await asAdmin.end();
-    }
-    await superQuery(
-      database.url,
-      `CREATE TABLE IF NOT EXISTS report_data (id int PRIMARY KEY);
-       INSERT INTO report_data SELECT generate_series(1, 3) ON CONFLICT DO NOTHING;
-       GRANT SELECT ON report_data TO ${group}`,
+  }
+
+  async function createInMoto(name: string, value: SecretJson): Promise<string> {
+    const { ARN } = await sm.send(
+      new CreateSecretCommand({ Name: name, SecretString: JSON.stringify(value) }),
     );
-    const masterArn = (
-      await sm.send(
-        new CreateSecretCommand({ Name: `citadel/moto-${n}/master`, SecretString: JSON.stringify(master) }),
-      )
-    ).ARN as string;
-    const report: SecretJson = {
-      ...master,
-      username: reporting,
-      password: reportingPassword,
-      masterarn: masterArn,
-    };
-    const reportingArn = (
-      await sm.send(
-        new CreateSecretCommand({
-          Name: `citadel/moto-${n}/reporting`,
-          SecretString: JSON.stringify(report),
-        }),
-      )
-    ).ARN as string;
-    return { admin, group, reporting, masterArn, reportingArn, master, report };
+    return ARN as string;
   }
 
   // Tests ---------------------------------------------------------------------------------------------

@@ -44,14 +44,18 @@ export async function superQuery<R extends Record<string, unknown> = Record<stri
 /**
  * Creates, for one scenario, what the Data stack and the first migration create on RDS: a master-like
  * `citadel_admin_<tag>` (LOGIN CREATEROLE), and, created by it, the group `citadel_readonly_<tag>` (SELECT on
- * `report_data`) and its member `citadel_reporting_<tag>`. Registers the master and reporting secrets.
+ * `report_data`) and its member `citadel_reporting_<tag>`. Registers the master and reporting secrets with `secrets`
+ * (the Secrets Manager double, or a function that creates a secret elsewhere and returns its ARN).
  */
 export async function provision(
   server: TestPostgres,
   database: { readonly name: string; readonly url: string },
-  double: SecretsManagerDouble,
+  secrets: SecretsManagerDouble | ((name: string, value: SecretJson) => Promise<string>),
   tag: string,
 ): Promise<Provisioned> {
+  // The in-memory double, or any other way to register a secret (e.g. moto, through the SDK); returns its ARN.
+  const createSecret = async (name: string, value: SecretJson): Promise<string> =>
+    typeof secrets === 'function' ? secrets(name, value) : secrets.createSecret(name, value);
   const admin = `citadel_admin_${tag}`;
   const group = `citadel_readonly_${tag}`;
   const reporting = `citadel_reporting_${tag}`;
@@ -81,14 +85,14 @@ export async function provision(
      INSERT INTO report_data SELECT generate_series(1, 3) ON CONFLICT DO NOTHING;
      GRANT SELECT ON report_data TO ${group}`,
   );
-  const masterArn = double.createSecret(`citadel/${tag}/master`, master);
+  const masterArn = await createSecret(`citadel/${tag}/master`, master);
   const reportingSecret: SecretJson = {
     ...master,
     username: reporting,
     password: reportingPassword,
     masterarn: masterArn,
   };
-  const reportingArn = double.createSecret(`citadel/${tag}/reporting`, reportingSecret);
+  const reportingArn = await createSecret(`citadel/${tag}/reporting`, reportingSecret);
   return {
     admin,
     readonly: group,
