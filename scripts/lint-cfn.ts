@@ -5,8 +5,8 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { STAGES, type StageName } from '../lib/config';
-import { stageTemplates } from '../test/support/wiring/stages';
+import { loadStageConfig, STAGES, type StageName } from '../lib/config';
+import { cachedOnDisk, synthesizeTemplates } from '../lib/tooling/synth';
 import { type CfnLintFinding, cfnLint, cfnLintVersion, INSTALL_HINT, ROOT, writeTemplates } from './cfn-lint';
 
 const { values } = parseArgs({ options: { stage: { type: 'string', multiple: true } } });
@@ -25,7 +25,10 @@ if (!version) {
 }
 
 const files = stages.flatMap((stage) =>
-  writeTemplates(path.join(ROOT, 'cdk.out', 'lint', stage), stageTemplates(stage).templates),
+  writeTemplates(
+    path.join(ROOT, 'cdk.out', 'lint', stage),
+    cachedOnDisk(`stage-${stage}`, () => synthesizeTemplates(loadStageConfig(stage))).templates,
+  ),
 );
 const findings: CfnLintFinding[] = await cfnLint(files);
 const errors = findings.filter((f) => f.level === 'Error');
