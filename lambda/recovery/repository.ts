@@ -62,23 +62,24 @@ export async function findLiveCode(userId: string, selector: string): Promise<Li
  * Marks code `id` used if it is still live (unused, in its owner's current set): false when a concurrent recovery
  * or a new set got there first. Returns the instant it was marked, to undo exactly this use.
  */
-export async function consumeCode(id: string): Promise<Date | undefined> {
-  const rows = await query<{ used_at: Date }>(
+export async function consumeCode(id: string): Promise<string | undefined> {
+  // The instant comes back as text, PostgreSQL's exact microseconds (a JS Date keeps milliseconds only).
+  const rows = await query<{ used_at: string }>(
     `UPDATE citadel.recovery_codes c SET used_at = clock_timestamp()
        FROM citadel.recovery_code_sets s
       WHERE c.id = $1 AND c.used_at IS NULL AND s.set_id = c.set_id AND s.user_id = c.user_id
-     RETURNING c.used_at`,
+     RETURNING c.used_at::text AS used_at`,
     [id],
   );
   return rows[0]?.used_at;
 }
 
 /** Gives back a code whose use could not be completed (the account was not recovered). */
-export async function restoreCode(id: string, usedAt: Date): Promise<void> {
-  await query('UPDATE citadel.recovery_codes SET used_at = NULL WHERE id = $1 AND used_at = $2', [
-    id,
-    usedAt,
-  ]);
+export async function restoreCode(id: string, usedAt: string): Promise<void> {
+  await query(
+    'UPDATE citadel.recovery_codes SET used_at = NULL WHERE id = $1 AND used_at = $2::timestamptz',
+    [id, usedAt],
+  );
 }
 
 /** Live codes of `userId`. */
