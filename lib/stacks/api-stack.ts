@@ -52,8 +52,8 @@ const pascal = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
  * - the public API for people (browsers), CORS for the stage's origins, per-IP WAF limits;
  * - the machine API for client-credentials callers, every method metered by a usage-plan API key
  *   (basic / standard / premium tiers) and limited per key by WAF. Keys meter; Cognito authorizes.
- * Plus the admin API's control functions outside the VPC (API keys, Cognito app clients, MFA resets: APIs
- * with no path from the VPC) and the job that disables rotated keys when their overlap window closes.
+ * Plus the control functions outside the VPC (API keys, Cognito app clients, MFA resets, self-service recovery:
+ * APIs with no path from the VPC) and the job that disables rotated keys when their overlap window closes.
  */
 export class ApiStack extends CitadelStack {
   readonly api: apigw.RestApi;

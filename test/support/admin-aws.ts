@@ -1,9 +1,12 @@
 /**
- * In-memory AWS for the admin API's tests, plugged into the SDK with aws-sdk-client-mock: the Cognito user
- * pool's app clients and users, and the control functions behind `LambdaClient` Invoke.
+ * In-memory AWS for the admin API's and recovery's tests, plugged into the SDK with aws-sdk-client-mock: the
+ * Cognito user pool's app clients and users, SES v2 (emails kept as sent), and the control functions behind
+ * `LambdaClient` Invoke.
  *
- * The Cognito control functions (app clients, MFA) are the real handlers, run in-process on Invoke against the
- * mocked Cognito API below. The API-key control function is faked at its protocol
+ * The Cognito control functions (app clients, MFA, recovery) are the real handlers, run in-process on Invoke
+ * against the mocked Cognito and SES APIs below. The recovery client's AdminInitiateAuth answers as Cognito does on
+ * a pool that requires MFA (an MFA challenge for the right password, NotAuthorizedException for a wrong one or an
+ * unknown user); admin operations accept the user name or the email alias. The API-key control function is faked at its protocol
  * (`lambda/admin/control-protocol.ts`): a `create` request makes
  * an enabled key in the tier's usage plan (from `CITADEL_USAGE_PLANS`, as the real function reads it) and
  * answers `{ keyId, value }`; `disable` flips the key off (a missing key is not an error) and answers
