@@ -1,6 +1,21 @@
 import * as z from 'zod';
 import { defineRoute, PUBLIC_FOR_PEOPLE, peopleOnly } from '../route';
 
+/**
+ * The metrics recovery emits (namespace `Citadel`, dimension `service` = the route's function): the Observability
+ * stack alarms on recoveries, so both read the names from here.
+ */
+export const RECOVERY_METRICS = {
+  /** An account recovered with a code: a lost authenticator, or someone holding a password and a code. */
+  recovered: 'MfaRecoveries',
+  /** A refused recovery (wrong user name, password or code). */
+  failed: 'RecoveryFailures',
+  /** A recovered user who could not be emailed (no SES sender, no verified address, SES refused). */
+  notNotified: 'RecoveryNoticesNotSent',
+  /** A set of codes issued. */
+  issued: 'RecoveryCodesIssued',
+} as const;
+
 /** How many codes one generation gives; each works once. */
 export const RECOVERY_CODE_COUNT = 10;
 

@@ -10,6 +10,7 @@
 import {
   RECOVERY_CODE_COUNT,
   RECOVERY_LOCKOUT,
+  RECOVERY_METRICS,
   RECOVERY_REAUTH_SECONDS,
   type RecoverInput,
   type RecoveryCodes,
@@ -121,7 +122,7 @@ export async function issueRecoveryCodes(
     );
     return set;
   });
-  metrics.addMetric('RecoveryCodesIssued', 'Count', 1);
+  metrics.addMetric(RECOVERY_METRICS.issued, 'Count', 1);
   return { codes: codes.map((c) => c.display), generatedAt: issued.generatedAt.toISOString() };
 }
 
@@ -180,7 +181,7 @@ export async function recoverAccount(
       );
       return counted;
     });
-    metrics.addMetric('RecoveryFailures', 'Count', 1);
+    metrics.addMetric(RECOVERY_METRICS.failed, 'Count', 1);
     logger.info('recovery refused', { reason, lockedOut: outcome.locked });
     throw new RecoveryRefusedError();
   };
@@ -218,7 +219,7 @@ export async function recoverAccount(
   });
   const left = await repo.liveCodeCount(who.userId);
   // Alarm-worthy: each one is a person who lost their authenticator, or someone holding a password and a code.
-  metrics.addMetric('MfaRecoveries', 'Count', 1);
-  if (!notified) metrics.addMetric('RecoveryNoticesNotSent', 'Count', 1);
+  metrics.addMetric(RECOVERY_METRICS.recovered, 'Count', 1);
+  if (!notified) metrics.addMetric(RECOVERY_METRICS.notNotified, 'Count', 1);
   return { recovered: true, recoveryCodesLeft: left };
 }
