@@ -69,8 +69,8 @@ export const createRecoveryCodes = defineRoute({
   auth: peopleOnly(['files.read', 'files.write', 'admin']),
   response: { status: 201, schema: recoveryCodesResponse },
   needs: ['database'],
-  // Ten scrypt hashes (16 MiB each): a whole vCPU keeps it well under a second.
-  memoryMiB: 1769,
+  // Ten scrypt hashes (16 MiB, ~50 ms of a whole vCPU each): 1 GiB (about 0.6 vCPU) keeps it near a second.
+  memoryMiB: 1024,
 });
 
 export const recoverBody = z.strictObject({
@@ -103,6 +103,7 @@ export const recoverAccount = defineRoute({
   body: recoverBody,
   response: { status: 200, schema: recoveredResponse },
   needs: ['database', 'cognito-recovery'],
-  memoryMiB: 1769,
+  // One scrypt verification per attempt, and the control function's Cognito calls.
+  memoryMiB: 512,
   timeoutSeconds: 20,
 });
