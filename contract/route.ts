@@ -5,7 +5,11 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** Who may call a route. */
 export type RouteAuth =
-  | { readonly kind: 'public' }
+  | {
+      readonly kind: 'public';
+      /** `false`: a route for people only, not served by the machine API. @default true */
+      readonly machines?: false;
+    }
   | {
       readonly kind: 'authenticated';
       /** Lowest Cognito group a human caller must hold. */
@@ -18,6 +22,13 @@ export type RouteAuth =
 
 export const PUBLIC: RouteAuth = { kind: 'public' };
 
+/** Public, for people only: served by the public API alone (e.g. account recovery, which browsers make). */
+export const PUBLIC_FOR_PEOPLE: RouteAuth = { kind: 'public', machines: false };
+
+/** Whether the machine API serves `route`: public routes unless for people only, and routes open to machines. */
+export const servesMachines = (route: Pick<RouteDefinition, 'auth'>): boolean =>
+  route.auth.kind === 'public' ? route.auth.machines !== false : route.auth.machines;
+
 /**
  * Route open to people holding `minRole` and to tokens carrying one of `scopes`. Machine clients are let in
  * only where a `user` would be (their own resources), never on manager or admin routes.
@@ -25,6 +36,15 @@ export const PUBLIC: RouteAuth = { kind: 'public' };
 export const requires = (minRole: Role, scopes: readonly Scope[]): RouteAuth => {
   if (scopes.length === 0) throw new Error('an authenticated route needs at least one scope');
   return { kind: 'authenticated', minRole, scopes, machines: roleRank(minRole) <= roleRank('user') };
+};
+
+/**
+ * A route for signed-in people only, whatever their role: the `guest` floor, any of the scopes a web-client token
+ * carries, never machine clients (they have no account of their own to act on).
+ */
+export const peopleOnly = (scopes: readonly Scope[]): RouteAuth => {
+  if (scopes.length === 0) throw new Error('an authenticated route needs at least one scope');
+  return { kind: 'authenticated', minRole: 'guest', scopes, machines: false };
 };
 
 /**
@@ -38,6 +58,11 @@ export type ResourceNeed =
   | 'cognito-clients'
   /** Reset a user's MFA and sign them out everywhere. */
   | 'cognito-mfa'
+  /**
+   * Self-service recovery: verify a user's password, then reset their MFA, sign them out everywhere and email
+   * them (through the recovery control function).
+   */
+  | 'cognito-recovery'
   /** Create, enable and disable usage-plan API keys (through the API-key control function). */
   | 'api-keys'
   // The uploads bucket: one S3 capability per need, under the upload prefix only. A presigned URL carries

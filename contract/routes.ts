@@ -2,6 +2,7 @@ import * as admin from './api/admin';
 import * as files from './api/files';
 import * as health from './api/health';
 import * as me from './api/me';
+import * as recovery from './api/recovery';
 import * as uploads from './api/uploads';
 import type { RouteDefinition } from './route';
 
@@ -15,6 +16,8 @@ export { type HealthResponse, healthResponse } from './api/health';
 export const routes = {
   getHealth: health.getHealth,
   getMe: me.getMe,
+  createRecoveryCodes: recovery.createRecoveryCodes,
+  recoverAccount: recovery.recoverAccount,
   getFile: files.getFile,
   listFiles: uploads.listFiles,
   downloadFile: uploads.downloadFile,

@@ -26,7 +26,7 @@ import {
   problemTypeUri,
 } from '../contract/problems';
 import { qualifiedScope, ROLES, SCOPES, type Scope } from '../contract/roles';
-import { pathParameterNames, type RouteDefinition } from '../contract/route';
+import { pathParameterNames, type RouteDefinition, servesMachines } from '../contract/route';
 import { routeList } from '../contract/routes';
 import { STAGES } from '../lib/config/schema';
 
@@ -435,8 +435,7 @@ const security = (route: RouteDefinition, withApiKey: boolean): JsonObject[] =>
     : route.auth.scopes.map((s) => ({ cognito: [qualifiedScope(s)], ...(withApiKey ? { apiKey: [] } : {}) }));
 
 /** Served by the machine API: public routes and those open to machine clients (as lib/stacks/api-stack.ts). */
-export const servedToMachines = (route: RouteDefinition): boolean =>
-  route.auth.kind === 'public' || route.auth.machines;
+export const servedToMachines = (route: RouteDefinition): boolean => servesMachines(route);
 
 // ---------------------------------------------------------------------------------------------------------
 // Operations.
@@ -444,7 +443,10 @@ export const servedToMachines = (route: RouteDefinition): boolean =>
 const STATUS_TEXT: Record<number, string> = { 200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No Content' };
 
 const accessText = (route: RouteDefinition): string => {
-  if (route.auth.kind === 'public') return 'Public: no token needed. Served by both APIs.';
+  if (route.auth.kind === 'public')
+    return servesMachines(route)
+      ? 'Public: no token needed. Served by both APIs.'
+      : 'Public: no token needed. For people: served by the public API only.';
   const listed = route.auth.scopes.map((s) => `\`${qualifiedScope(s)}\``);
   const scopes = listed.length === 1 ? listed[0] : `one of ${listed.join(', ')}`;
   const machines = route.auth.machines

@@ -9,6 +9,8 @@ export const meResponse = z.strictObject({
   username: z.string().nullable(),
   role: z.enum(ROLES).nullable(),
   scopes: z.array(z.enum(SCOPES)),
+  /** MFA recovery codes the person can still use (`POST /v1/me/recovery-codes` issues them); null for machines. */
+  recoveryCodesLeft: z.number().int().min(0).nullable(),
 });
 export type Me = z.infer<typeof meResponse>;
 
@@ -17,9 +19,10 @@ export const getMe = defineRoute({
   method: 'GET',
   path: '/v1/me',
   entry: 'lambda/me/get-me.ts',
-  summary: 'The caller: id, role (people) and scopes. Open to every signed-in role, guests included.',
+  summary:
+    'The caller: id, role (people), scopes and recovery codes left. Open to every signed-in role, guests included.',
   auth: requires('guest', ['files.read', 'files.write', 'admin']),
   response: { status: 200, schema: meResponse },
-  // Refusals are audited (lambda/shared/audit.ts#recordDenial), which takes the database.
+  // Counts the person's recovery codes; refusals are audited (lambda/shared/audit.ts#recordDenial).
   needs: ['database'],
 });

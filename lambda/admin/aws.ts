@@ -1,6 +1,7 @@
 /**
- * The admin API's AWS adapters. Every call goes through a control function outside the VPC, invoked through the
- * Lambda endpoint (`control-protocol.ts` says why); a failed or throttled control call is a 503 with Retry-After.
+ * The admin API's AWS adapters (and the invoker self-service recovery shares). Every call goes through a control
+ * function outside the VPC, invoked through the Lambda endpoint (`control-protocol.ts` says why); a failed or
+ * throttled control call is a 503 with Retry-After.
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type * as z from 'zod';
@@ -17,6 +18,7 @@ import {
   keyDisabled,
   type MfaControlRequest,
   mfaReset,
+  type RecoveryControlRequest,
 } from './control-protocol';
 import type { AdminAdapters, ApiKeyIssuer, MachineClientDirectory, MfaResetter } from './ports';
 
@@ -41,11 +43,16 @@ const SERVICE_NAMES: Record<ControlNeed, string> = {
   'api-keys': 'The API key service',
   'cognito-clients': 'The identity service',
   'cognito-mfa': 'The identity service',
+  'cognito-recovery': 'The identity service',
 };
 
-async function control<T extends z.ZodType>(
+/**
+ * Asks the control function for `need` (its ARN in the environment variable `CONTROL_FUNCTION_ENV[need]`) and
+ * parses its answer with `reply`. Lambda unreachable, or AWS saying "try again later" → 503 with Retry-After.
+ */
+export async function control<T extends z.ZodType>(
   need: ControlNeed,
-  request: KeyControlRequest | ClientControlRequest | MfaControlRequest,
+  request: KeyControlRequest | ClientControlRequest | MfaControlRequest | RecoveryControlRequest,
   reply: T,
 ): Promise<z.output<T>> {
   const variable = CONTROL_FUNCTION_ENV[need];

@@ -15,6 +15,7 @@ export const CONTROL_FUNCTION_ENV = {
   'api-keys': 'CITADEL_API_KEY_FUNCTION',
   'cognito-clients': 'CITADEL_APP_CLIENT_FUNCTION',
   'cognito-mfa': 'CITADEL_MFA_FUNCTION',
+  'cognito-recovery': 'CITADEL_RECOVERY_FUNCTION',
 } as const;
 export type ControlNeed = keyof typeof CONTROL_FUNCTION_ENV;
 
@@ -53,3 +54,32 @@ export const mfaControlRequest = z.strictObject({
 export type MfaControlRequest = z.infer<typeof mfaControlRequest>;
 /** `reset: false` when the user does not exist. */
 export const mfaReset = z.strictObject({ reset: z.boolean() });
+
+/**
+ * Self-service recovery, in two steps:
+ * - `verify`: is this the user's password? The function always makes the same Cognito calls (AdminInitiateAuth on
+ *   the recovery client and AdminGetUser), whatever the answer, and says only `verified` (with the user's `sub`
+ *   and real user name when it is). `sourceIp` and `userAgent` go to Cognito's threat protection.
+ * - `recover`: every MFA factor off, signed out everywhere, and the user told by email that a recovery code was
+ *   used (`notified: false` where the stage has no SES sender or the user no verified address).
+ */
+export const recoveryControlRequest = z.discriminatedUnion('action', [
+  z.strictObject({
+    action: z.literal('verify'),
+    username: z.string().min(1).max(128),
+    password: z.string().min(1).max(256),
+    sourceIp: z.string().max(45),
+    userAgent: z.string().max(512).optional(),
+  }),
+  z.strictObject({
+    action: z.literal('recover'),
+    username: z.string().min(1).max(128),
+    sourceIp: z.string().max(45),
+  }),
+]);
+export type RecoveryControlRequest = z.infer<typeof recoveryControlRequest>;
+export const passwordVerified = z.discriminatedUnion('verified', [
+  z.strictObject({ verified: z.literal(false) }),
+  z.strictObject({ verified: z.literal(true), userId: z.string().min(1), username: z.string().min(1) }),
+]);
+export const accountRecovered = z.strictObject({ notified: z.boolean() });

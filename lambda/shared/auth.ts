@@ -21,6 +21,8 @@ export interface UserPrincipal {
   readonly role: Role;
   readonly scopes: ReadonlySet<Scope>;
   readonly clientId: string;
+  /** When the person last signed in (the token's `auth_time`, seconds since the epoch); refreshes keep it. */
+  readonly authTime?: number;
 }
 
 /** A machine client using the client-credentials grant. */
@@ -86,7 +88,18 @@ export function principalFromClaims(claims: Claims | undefined | null): Principa
   const username = stringClaim(claims, 'username') ?? stringClaim(claims, 'cognito:username');
   const groups = claimList(claims['cognito:groups']);
   const scopes = scopesOf(claims);
-  if (username) return { kind: 'user', id: sub, username, role: highestRole(groups), scopes, clientId };
+  if (username) {
+    const authTime = Number(claims.auth_time);
+    return {
+      kind: 'user',
+      id: sub,
+      username,
+      role: highestRole(groups),
+      scopes,
+      clientId,
+      ...(Number.isSafeInteger(authTime) && authTime > 0 ? { authTime } : {}),
+    };
+  }
   // Client-credentials tokens name the client as their subject and belong to no group.
   if (sub !== clientId || groups.length > 0) {
     throw new UnauthorizedError('The access token has contradictory claims.');

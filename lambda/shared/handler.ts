@@ -22,6 +22,8 @@ export interface HandlerRequest<R extends RouteDefinition> {
   /** API Gateway's request id: the correlation id in logs and the `instance` of problems. */
   readonly requestId: string;
   readonly sourceIp: string;
+  /** The client's `User-Agent`, as API Gateway saw it. */
+  readonly userAgent?: string;
 }
 
 export type RouteImplementation<R extends RouteDefinition> = (
@@ -49,6 +51,7 @@ export function defineHandler<R extends RouteDefinition>(
     const origin = header(event, 'origin');
     logger.setCorrelationId(requestId);
     const sourceIp = event.requestContext?.identity?.sourceIp ?? 'unknown';
+    const userAgent = event.requestContext?.identity?.userAgent ?? header(event, 'user-agent') ?? undefined;
     let principal: Principal | undefined;
     try {
       // Who first: an unauthorized caller learns nothing about what a valid request looks like.
@@ -74,7 +77,13 @@ export function defineHandler<R extends RouteDefinition>(
         }
       }
       const input = parseRequest(route, event);
-      const result = await implementation({ ...input, principal, requestId, sourceIp } as HandlerRequest<R>);
+      const result = await implementation({
+        ...input,
+        principal,
+        requestId,
+        sourceIp,
+        ...(userAgent ? { userAgent } : {}),
+      } as HandlerRequest<R>);
       const body = route.response.schema.parse(result);
       return jsonResponse(route.response.status, body, requestId, origin);
     } catch (error) {

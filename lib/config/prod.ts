@@ -40,7 +40,16 @@ export const prod: StageConfig = {
   },
   identity: {
     selfSignUp: false,
-    mfaSecondFactors: { sms: true, email: false },
+    mfaSecondFactors: { sms: true, email: true },
+    // PLACEHOLDERS: the platform team replaces these with its verified SES identity, region and configuration set
+    // (README, "Stage configuration"); example.com can never be verified, so nothing is sent until they do.
+    ses: {
+      identity: 'citadel.example.com',
+      fromAddress: 'no-reply@citadel.example.com',
+      fromName: 'Citadel',
+      region: 'eu-west-1',
+      configurationSet: 'citadel-prod',
+    },
     featurePlan: 'plus',
     threatProtection: 'enforced',
     domainPrefix: 'citadel-prod',

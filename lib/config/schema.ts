@@ -165,17 +165,46 @@ export const stageConfigSchema = z
        * SNS SMS sandbox; email needs the Essentials or Plus plan and an SES sender (`ses`).
        */
       mfaSecondFactors: z.strictObject({ sms: z.boolean(), email: z.boolean() }),
-      /** SES identity Cognito sends mail through (verification, recovery, email MFA). @default Cognito's own sender */
+      /**
+       * The SES sender Cognito and Citadel send mail through: invitations, verification and password-reset codes,
+       * email MFA codes, threat-protection notices and recovery-code notices. Staging and prod must have one
+       * (Cognito's own sender allows about 50 messages a day); dev may use Cognito's. The identity and the
+       * configuration set are created and verified outside Citadel, in the SES account and region given here.
+       * @default Cognito's own sender (dev only)
+       */
       ses: z
         .strictObject({
+          /** The verified SES identity: a domain (`example.com`) or an email address. */
+          identity: z
+            .string()
+            .min(3)
+            .max(253)
+            .regex(
+              /^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$|^[^@\s]+@[^@\s]+$/i,
+              'an SES identity: a domain like example.com or an email address',
+            ),
+          /** The From address: the identity itself, or an address of the identity's domain. */
           fromAddress: z.email(),
-          fromName: z.string().min(1).optional(),
+          fromName: z.string().min(1).max(64).optional(),
           replyTo: z.email().optional(),
           /** Region of the verified identity (required: an environment-agnostic synth knows no region). */
           region: z.string().regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/, 'region must look like eu-west-1'),
-          /** Verified domain of `fromAddress`, when the domain (not the address) is verified. */
-          verifiedDomain: z.string().optional(),
+          /** SES configuration set every message is sent with (event publishing, suppression, IP pool). */
+          configurationSet: z
+            .string()
+            .regex(/^[A-Za-z0-9_-]{1,64}$/, 'an SES configuration set name: 1–64 letters, digits, _ and -'),
         })
+        .refine(
+          (s) =>
+            s.identity.includes('@')
+              ? s.fromAddress.toLowerCase() === s.identity.toLowerCase()
+              : s.fromAddress.toLowerCase().endsWith(`@${s.identity.toLowerCase()}`),
+          {
+            message:
+              'fromAddress must be the identity (an address identity) or an address of the identity (a domain identity): SES sends only from verified identities',
+            path: ['fromAddress'],
+          },
+        )
         .optional(),
       featurePlan: z.enum(['essentials', 'plus']),
       /** Cognito threat protection: needs the Plus plan. */
@@ -332,7 +361,14 @@ export const stageConfigSchema = z
         code: 'custom',
         path: ['identity', 'ses'],
         message:
-          'email MFA needs an SES sender: set identity.ses.fromAddress to an SES-verified address, or turn mfaSecondFactors.email off',
+          'email MFA needs an SES sender: set identity.ses (a verified identity, from-address, region and configuration set), or turn mfaSecondFactors.email off',
+      });
+    }
+    if (c.stage !== 'dev' && !c.identity.ses) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['identity', 'ses'],
+        message: `${c.stage} is a protected stage and must not rely on Cognito's default email (about 50 messages a day stalls invitations, password resets and notices): set identity.ses to a verified SES identity, from-address, region and configuration set`,
       });
     }
     if (c.identity.threatProtection !== 'off' && c.identity.featurePlan !== 'plus') {

@@ -126,6 +126,37 @@ export function routePathPattern(path: string): string {
   return `^/?[^/]*${escaped}$`;
 }
 
+/**
+ * Requests to one route: its method, and its path (behind a stage name or a custom domain) after URL-decoding and
+ * path normalisation, so an encoded or `//`-padded spelling that API Gateway routes the same way still matches.
+ */
+export function routeRequests(route: LargeBodyRoute): wafv2.CfnWebACL.StatementProperty {
+  return {
+    andStatement: {
+      statements: [
+        {
+          byteMatchStatement: {
+            fieldToMatch: { method: {} },
+            positionalConstraint: 'EXACTLY',
+            searchString: route.method,
+            textTransformations: [{ priority: 0, type: 'NONE' }],
+          },
+        },
+        {
+          regexMatchStatement: {
+            fieldToMatch: { uriPath: {} },
+            regexString: routePathPattern(route.path),
+            textTransformations: [
+              { priority: 0, type: 'URL_DECODE' },
+              { priority: 1, type: 'NORMALIZE_PATH' },
+            ],
+          },
+        },
+      ],
+    },
+  };
+}
+
 /** JSON bodies WAF sends itself (WAF can send application/json, not problem+json). */
 const problemBody = (kind: 'tooManyRequests' | 'payloadTooLarge', title: string, detail: string) =>
   JSON.stringify({

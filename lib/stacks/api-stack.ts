@@ -11,9 +11,10 @@ import {
 } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { TIERS } from '../../contract/api/admin';
+import { recoverAccount } from '../../contract/api/recovery';
 import { scanTimeoutSeconds } from '../../contract/api/uploads';
 import { MAX_JSON_BODY_BYTES } from '../../contract/http';
-import type { RouteDefinition } from '../../contract/route';
+import { type RouteDefinition, servesMachines } from '../../contract/route';
 import { routeList } from '../../contract/routes';
 import { CONTROL_FUNCTION_ENV, type ControlNeed } from '../../lambda/admin/control-protocol';
 import { acknowledge, inPacks } from '../compliance';
@@ -26,6 +27,7 @@ import {
   type BodyLimits,
   CORE_RULE_SET_MAX_BODY_BYTES,
   RegionalWebAcl,
+  routeRequests,
 } from '../constructs/regional-web-acl';
 import type { ScannedUploadBucket } from '../constructs/scanned-upload-bucket';
 import type { DataStack } from './data-stack';
@@ -50,8 +52,8 @@ const pascal = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
  * - the public API for people (browsers), CORS for the stage's origins, per-IP WAF limits;
  * - the machine API for client-credentials callers, every method metered by a usage-plan API key
  *   (basic / standard / premium tiers) and limited per key by WAF. Keys meter; Cognito authorizes.
- * Plus the admin API's control functions outside the VPC (API keys, Cognito app clients, MFA resets: APIs
- * with no path from the VPC) and the job that disables rotated keys when their overlap window closes.
+ * Plus the control functions outside the VPC (API keys, Cognito app clients, MFA resets, self-service recovery:
+ * APIs with no path from the VPC) and the job that disables rotated keys when their overlap window closes.
  */
 export class ApiStack extends CitadelStack {
   readonly api: apigw.RestApi;
@@ -124,7 +126,7 @@ export class ApiStack extends CitadelStack {
     });
     this.api = publicApi.api;
 
-    const machineRoutes = routeList.filter((r) => r.auth.kind === 'public' || r.auth.machines);
+    const machineRoutes = routeList.filter(servesMachines);
     const machineApi = new CitadelRestApi(this, 'Machine', {
       ...common,
       restApiName: `citadel-${config.stage}-machine`,
@@ -163,7 +165,16 @@ export class ApiStack extends CitadelStack {
       ...webAclCommon,
       name: `citadel-${config.stage}-api`,
       bodyLimits: bodyLimits(routeList),
-      rateRules: [{ name: 'PerIpRateLimit', ...apiConfig.perIpRateLimit }],
+      rateRules: [
+        { name: 'PerIpRateLimit', ...apiConfig.perIpRateLimit },
+        // Account recovery presents a password and a recovery code: the sign-in tier, per address (Cognito's
+        // lockout and the API's own per-user-name lockout work per account).
+        {
+          name: 'RecoveryRateLimit',
+          ...config.identity.signInRateLimit,
+          scopeDown: routeRequests(recoverAccount),
+        },
+      ],
     });
     this.webAcl.associate('ApiStageAssociation', this.api.deploymentStage.stageArn);
     // The usage plans meter and throttle each key (basic, standard, premium); WAF cannot tell a key's tier, so its
@@ -223,6 +234,7 @@ export class ApiStack extends CitadelStack {
           fn.addEnvironment('CITADEL_TOKEN_ENDPOINT', `${identity.domain.baseUrl()}/oauth2/token`);
           break;
         case 'cognito-mfa':
+        case 'cognito-recovery':
           this.grantControl(fn, need);
           break;
         case 'uploads:write':
@@ -280,6 +292,12 @@ export class ApiStack extends CitadelStack {
         entry: 'lambda/admin/control/mfa.ts',
         description: "Resets a user's MFA and signs the user out everywhere, for the admin API",
       },
+      'cognito-recovery': {
+        id: 'RecoveryControl',
+        entry: 'lambda/admin/control/recovery.ts',
+        description:
+          'Self-service recovery: checks a password with Cognito; resets MFA, signs out everywhere, emails the user',
+      },
     };
 
   /**
@@ -324,11 +342,30 @@ export class ApiStack extends CitadelStack {
     );
     if (need === 'cognito-clients') identity.grantMachineClientAdmin(fn);
     if (need === 'cognito-mfa') identity.grantMfaReset(fn);
+    if (need === 'cognito-recovery') this.configureRecoveryControl(fn);
     if (need !== 'api-keys') fn.addEnvironment('CITADEL_USER_POOL_ID', identity.userPool.userPoolId);
     if (need === 'cognito-clients')
       fn.addEnvironment('CITADEL_ACCESS_TOKEN_MINUTES', String(config.identity.tokenValidityMinutes));
     this.controls.set(need, fn);
     return fn;
+  }
+
+  /**
+   * The recovery control function: the recovery app client and the Cognito calls recovery makes, and, where the
+   * stage has an SES sender, sending as it (the user is emailed that a recovery code was used).
+   */
+  private configureRecoveryControl(fn: CitadelFunction): void {
+    const { identity, config } = this.props;
+    identity.grantAccountRecovery(fn);
+    fn.addEnvironment('CITADEL_RECOVERY_CLIENT_ID', identity.recoveryClient.userPoolClientId);
+    const ses = config.identity.ses;
+    if (!ses) return;
+    identity.grantSendAsSesSender(fn);
+    fn.addEnvironment('CITADEL_SES_FROM_ADDRESS', ses.fromAddress);
+    if (ses.fromName) fn.addEnvironment('CITADEL_SES_FROM_NAME', ses.fromName);
+    if (ses.replyTo) fn.addEnvironment('CITADEL_SES_REPLY_TO', ses.replyTo);
+    fn.addEnvironment('CITADEL_SES_REGION', ses.region);
+    fn.addEnvironment('CITADEL_SES_CONFIGURATION_SET', ses.configurationSet);
   }
 
   /** Exactly the API Gateway management calls the API-key control function makes, on this API's plans and keys. */

@@ -32,6 +32,13 @@ const MFA_RESET_ACTIONS = [
   'cognito-idp:AdminUserGlobalSignOut',
 ] as const;
 
+/**
+ * What self-service recovery does with a recovery code: verify the password (`AdminInitiateAuth` on the recovery
+ * client, which stops at the MFA challenge), read the user (sub, verified email), clear the MFA preference and
+ * end every session.
+ */
+const ACCOUNT_RECOVERY_ACTIONS = ['cognito-idp:AdminInitiateAuth', ...MFA_RESET_ACTIONS] as const;
+
 /** Cognito groups, highest role first; a lower precedence number wins when a user is in several. */
 const GROUP_DESCRIPTIONS: Record<Role, string> = {
   admin: 'Everything a manager may do, plus deleting anyone’s files, managing API clients and resetting MFA',
@@ -53,7 +60,13 @@ const PRECEDENCE_STEP = 10;
 const COGNITO_TARGET_PREFIX = 'awscognitoidentityproviderservice.';
 
 /** Cognito API operations that always present a password, an MFA code or a recovery code. */
-const CREDENTIAL_TARGETS = ['RespondToAuthChallenge', 'ConfirmForgotPassword', 'VerifySoftwareToken'];
+const CREDENTIAL_TARGETS = [
+  'RespondToAuthChallenge',
+  'ConfirmForgotPassword',
+  'VerifySoftwareToken',
+  // The code texted or emailed to verify a phone number or email address (enrolling an SMS or email factor).
+  'VerifyUserAttribute',
+];
 
 /** `InitiateAuth` flows that present a refresh token, not a password: not sign-in attempts. */
 const REFRESH_AUTH_FLOWS = ['REFRESH_TOKEN_AUTH', 'REFRESH_TOKEN'];
@@ -75,6 +88,11 @@ export class IdentityStack extends CitadelStack {
   readonly scopes: Readonly<Record<Scope, cognito.OAuthScope>>;
   /** The browser client: authorization code (the SPA adds PKCE), SRP, no secret, rotating refresh tokens. */
   readonly webClient: cognito.UserPoolClient;
+  /**
+   * The client self-service recovery verifies passwords with: `ADMIN_USER_PASSWORD_AUTH` only, which needs IAM
+   * credentials (`cognito-idp:AdminInitiateAuth`), no OAuth, no secret. MFA is required, so it never yields tokens.
+   */
+  readonly recoveryClient: cognito.UserPoolClient;
   /** The managed-login prefix domain, `<domainPrefix>-<account id>`. */
   readonly domain: cognito.UserPoolDomain;
   readonly webAcl: RegionalWebAcl;
@@ -100,6 +118,7 @@ export class IdentityStack extends CitadelStack {
     ) as Record<Scope, cognito.OAuthScope>;
 
     this.webClient = this.createWebClient(config);
+    this.recoveryClient = this.createRecoveryClient();
 
     this.domain = this.userPool.addDomain('Domain', {
       cognitoDomain: { domainPrefix: `${identity.domainPrefix}-${Aws.ACCOUNT_ID}` },
@@ -126,6 +145,35 @@ export class IdentityStack extends CitadelStack {
     return this.userPool.grant(grantee, ...MFA_RESET_ACTIONS);
   }
 
+  /**
+   * Lets self-service recovery verify a user's password (the recovery client's admin password flow), read the user,
+   * reset their MFA and sign them out everywhere, in this pool.
+   */
+  grantAccountRecovery(grantee: iam.IGrantable): iam.Grant {
+    return this.userPool.grant(grantee, ...ACCOUNT_RECOVERY_ACTIONS);
+  }
+
+  /**
+   * Lets `grantee` send mail as the stage's SES sender (`identity.ses`): `ses:SendEmail` on the identity and the
+   * configuration set, from the configured address only. `undefined` when the stage has no SES sender.
+   */
+  grantSendAsSesSender(grantee: iam.IGrantable): iam.Grant | undefined {
+    const ses = this.config.identity.ses;
+    if (!ses) return undefined;
+    // SES has no L2 grant for an identity verified outside the app in another region (EmailIdentity's grant builds
+    // the ARN in this stack's region and adds SendRawEmail): SendEmail (v2) is authorized on the identity and on the
+    // configuration set it names, and ses:FromAddress pins the sender.
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['ses:SendEmail'],
+      resourceArns: [
+        sesArn(ses.region, `identity/${ses.identity}`),
+        sesArn(ses.region, `configuration-set/${ses.configurationSet}`),
+      ],
+      conditions: { StringEquals: { 'ses:FromAddress': ses.fromAddress } },
+    });
+  }
+
   private createUserPool(config: StageConfig): cognito.UserPool {
     const identity = config.identity;
     const threatProtection = {
@@ -134,7 +182,8 @@ export class IdentityStack extends CitadelStack {
       enforced: cognito.StandardThreatProtectionMode.FULL_FUNCTION,
     }[identity.threatProtection];
 
-    const smsRole = identity.mfaSecondFactors.sms ? this.createSmsRole() : undefined;
+    const sms = identity.mfaSecondFactors.sms;
+    const smsRole = sms ? this.createSmsRole() : undefined;
 
     const userPool = new cognito.UserPool(this, 'UserPool', {
       userPoolName: `citadel-${config.stage}`,
@@ -144,16 +193,17 @@ export class IdentityStack extends CitadelStack {
       selfSignUpEnabled: identity.selfSignUp,
       signInAliases: { email: true, username: false, phone: false, preferredUsername: false },
       signInCaseSensitive: false,
-      autoVerify: { email: true },
-      keepOriginal: { email: true },
-      standardAttributes: { email: { required: true, mutable: true } },
+      // Where SMS is a factor, users add a phone number themselves: Cognito texts a code (auto-verification) and
+      // keeps the verified number in force until the new one is verified, so a stolen token cannot redirect codes.
+      autoVerify: { email: true, phone: sms },
+      keepOriginal: { email: true, phone: sms },
+      standardAttributes: {
+        email: { required: true, mutable: true },
+        ...(sms ? { phoneNumber: { required: false, mutable: true } } : {}),
+      },
       mfa: cognito.Mfa.REQUIRED,
       // Email MFA needs an SES sender; the config schema refuses it without `identity.ses`.
-      mfaSecondFactor: {
-        otp: true,
-        sms: identity.mfaSecondFactors.sms,
-        email: identity.mfaSecondFactors.email,
-      },
+      mfaSecondFactor: { otp: true, sms, email: identity.mfaSecondFactors.email },
       ...(identity.ses
         ? {
             email: cognito.UserPoolEmail.withSES({
@@ -161,7 +211,9 @@ export class IdentityStack extends CitadelStack {
               fromName: identity.ses.fromName,
               replyTo: identity.ses.replyTo,
               sesRegion: identity.ses.region,
-              sesVerifiedDomain: identity.ses.verifiedDomain,
+              // A domain identity signs for every address of the domain; an address identity only for itself.
+              sesVerifiedDomain: identity.ses.identity.includes('@') ? undefined : identity.ses.identity,
+              configurationSetName: identity.ses.configurationSet,
             }),
           }
         : {}),
@@ -176,12 +228,19 @@ export class IdentityStack extends CitadelStack {
         // Both plans the config allows (Essentials, Plus) support password history; Lite does not.
         passwordHistorySize: 5,
       },
-      accountRecovery: cognito.AccountRecovery.EMAIL_ONLY,
+      // Cognito never sends a reset code over the channel a user has as an MFA factor ("Email MFA is also
+      // disqualifying for account recovery with email"): with SMS on, a user whose email is their factor resets by
+      // a verified phone, and the reverse.
+      accountRecovery: sms
+        ? cognito.AccountRecovery.EMAIL_AND_PHONE_WITHOUT_MFA
+        : cognito.AccountRecovery.EMAIL_ONLY,
       deletionProtection: config.protectData,
     });
 
     if (identity.threatProtection === 'enforced') {
-      // Explicit risk actions instead of Cognito's defaults. No notifications: they need an SES sender.
+      // Explicit risk actions instead of Cognito's defaults. Users are told of blocked and challenged sign-ins when
+      // the stage has an SES sender (notifications need one); Cognito's default message templates are used.
+      const notify = identity.ses !== undefined;
       new cognito.CfnUserPoolRiskConfigurationAttachment(this, 'RiskConfiguration', {
         userPoolId: userPool.userPoolId,
         clientId: 'ALL',
@@ -190,9 +249,18 @@ export class IdentityStack extends CitadelStack {
           actions: { eventAction: 'BLOCK' },
         },
         accountTakeoverRiskConfiguration: {
+          ...(identity.ses
+            ? {
+                notifyConfiguration: {
+                  sourceArn: sesArn(identity.ses.region, `identity/${identity.ses.identity}`),
+                  from: identity.ses.fromAddress,
+                  replyTo: identity.ses.replyTo,
+                },
+              }
+            : {}),
           actions: {
-            highAction: { eventAction: 'BLOCK', notify: false },
-            mediumAction: { eventAction: 'MFA_REQUIRED', notify: false },
+            highAction: { eventAction: 'BLOCK', notify },
+            mediumAction: { eventAction: 'MFA_REQUIRED', notify },
             lowAction: { eventAction: 'NO_ACTION', notify: false },
           },
         },
@@ -257,6 +325,7 @@ export class IdentityStack extends CitadelStack {
    */
   private createWebClient(config: StageConfig): cognito.UserPoolClient {
     const identity = config.identity;
+    const sms = identity.mfaSecondFactors.sms;
     const tokenValidity = Duration.minutes(identity.tokenValidityMinutes);
     return this.userPool.addClient('WebClient', {
       userPoolClientName: 'citadel-web',
@@ -268,6 +337,10 @@ export class IdentityStack extends CitadelStack {
           cognito.OAuthScope.OPENID,
           cognito.OAuthScope.EMAIL,
           cognito.OAuthScope.PROFILE,
+          ...(sms ? [cognito.OAuthScope.PHONE] : []),
+          // Lets a managed-login token call the user's own Cognito operations: add and verify a phone number or
+          // email address (UpdateUserAttributes, VerifyUserAttribute) and choose factors (SetUserMFAPreference).
+          cognito.OAuthScope.COGNITO_ADMIN,
           ...SCOPES.map((s) => this.scopes[s]),
         ],
         callbackUrls: [...identity.callbackUrls],
@@ -280,11 +353,42 @@ export class IdentityStack extends CitadelStack {
       idTokenValidity: tokenValidity,
       refreshTokenValidity: Duration.days(identity.refreshTokenValidityDays),
       refreshTokenRotationGracePeriod: REFRESH_TOKEN_RETRY_GRACE,
+      // Where SMS is a factor the SPA shows and changes the user's phone number (UpdateUserAttributes, then
+      // VerifyUserAttribute with the texted code); `*_verified` are read-only to clients.
       readAttributes: new cognito.ClientAttributes().withStandardAttributes({
         email: true,
         emailVerified: true,
+        phoneNumber: sms,
+        phoneNumberVerified: sms,
       }),
-      writeAttributes: new cognito.ClientAttributes().withStandardAttributes({ email: true }),
+      writeAttributes: new cognito.ClientAttributes().withStandardAttributes({
+        email: true,
+        phoneNumber: sms,
+      }),
+    });
+  }
+
+  /**
+   * The app client recovery verifies a password with, server side: `ALLOW_ADMIN_USER_PASSWORD_AUTH` only (an
+   * IAM-authorized flow: nobody without `cognito-idp:AdminInitiateAuth` on this pool can use the client), no OAuth
+   * flow or scope, no secret (the caller is authenticated by IAM), sessions of 3 minutes. Refresh-token
+   * rotation is on, which keeps `ALLOW_REFRESH_TOKEN_AUTH` off. MFA is required on the pool, so a correct password
+   * only ever reaches the MFA challenge: this client issues no tokens.
+   */
+  private createRecoveryClient(): cognito.UserPoolClient {
+    return this.userPool.addClient('RecoveryClient', {
+      userPoolClientName: 'citadel-recovery',
+      generateSecret: false,
+      authFlows: { adminUserPassword: true },
+      disableOAuth: true,
+      supportedIdentityProviders: [cognito.UserPoolClientIdentityProvider.COGNITO],
+      preventUserExistenceErrors: true,
+      enableTokenRevocation: true,
+      authSessionValidity: Duration.minutes(3),
+      accessTokenValidity: Duration.minutes(5),
+      idTokenValidity: Duration.minutes(5),
+      refreshTokenValidity: Duration.minutes(60),
+      refreshTokenRotationGracePeriod: REFRESH_TOKEN_RETRY_GRACE,
     });
   }
 
@@ -321,6 +425,10 @@ export class IdentityStack extends CitadelStack {
     return webAcl;
   }
 }
+
+/** An SES resource ARN in the SES sender's region (which need not be the stack's). */
+const sesArn = (region: string, resource: string): string =>
+  `arn:${Aws.PARTITION}:ses:${region}:${Aws.ACCOUNT_ID}:${resource}`;
 
 type Statement = wafv2.CfnWebACL.StatementProperty;
 type Transformation = 'NONE' | 'LOWERCASE' | 'NORMALIZE_PATH';

@@ -18,6 +18,7 @@ import {
   MonitoringFacade,
 } from 'cdk-monitoring-constructs';
 import type { Construct } from 'constructs';
+import { createRecoveryCodes, RECOVERY_METRICS, recoverAccount } from '../../contract/api/recovery';
 import { scanTimeoutSeconds } from '../../contract/api/uploads';
 import {
   FLOW_DIMENSION,
@@ -345,6 +346,7 @@ export class ObservabilityStack extends CitadelStack {
       cognito('TokenRefreshSuccesses', cloudwatch.Stats.SUM).with({ label: 'Token refreshes' }),
       cognito('TokenRefreshThrottles', cloudwatch.Stats.SUM).with({ label: 'Token refreshes throttled' }),
     ]);
+    this.monitorRecoveries();
     if (this.config.identity.threatProtection !== 'off') {
       // Threat protection (Plus plan) decisions, by risk level (Cognito: "Viewing threat protection metrics").
       const risk = (metricName: string, level: string) =>
@@ -369,6 +371,45 @@ export class ObservabilityStack extends CitadelStack {
         }),
       ]);
     }
+  }
+
+  /**
+   * Self-service recovery with a code (`POST /v1/auth/recover`): every recovery files a ticket, since each is a lost
+   * authenticator or someone who holds a password and a code; the person confirms it was them.
+   */
+  private monitorRecoveries(): void {
+    const hour = Duration.hours(1);
+    // The handlers' EMF metrics carry the function's Powertools service name (`citadel-<operationId>`).
+    const metric = (route: { operationId: string }, metricName: string, label: string) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: `citadel-${route.operationId}` },
+        statistic: cloudwatch.Stats.SUM,
+        period: hour,
+        label,
+      });
+    const recovered = metric(recoverAccount, RECOVERY_METRICS.recovered, 'Accounts recovered with a code');
+    const alarm = this.alarms.alarm('MfaRecoveries', {
+      name: 'Identity-MfaRecoveries-Warning',
+      severity: 'warning',
+      runbook: 'lost-device-and-codes',
+      summary:
+        'An account was recovered with a recovery code in the last hour (its MFA reset, its sessions ended): confirm with the person that it was them.',
+      metric: recovered,
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    });
+    this.graph(
+      'Recovery codes',
+      [
+        recovered,
+        metric(recoverAccount, RECOVERY_METRICS.failed, 'Recoveries refused'),
+        metric(recoverAccount, RECOVERY_METRICS.notNotified, 'Recovered, not emailed'),
+        metric(createRecoveryCodes, RECOVERY_METRICS.issued, 'Code sets issued'),
+      ],
+      alarm,
+    );
   }
 
   // ---------------------------------------------------------------------------------------------- uploads & scans

@@ -33,6 +33,7 @@ export const SDK_CLIENTS = {
   backup: 'Backup',
   ec2: 'EC2',
   guardduty: 'GuardDuty',
+  sesv2: 'SESv2',
 } as const;
 export type SdkClient = (typeof SDK_CLIENTS)[keyof typeof SDK_CLIENTS];
 
@@ -72,6 +73,13 @@ export type Target =
   | { readonly kind: 'arn-from-env'; readonly env: string }
   /** The user pool `CITADEL_USER_POOL_ID` names. */
   | { readonly kind: 'user-pool-from-env' }
+  /**
+   * The stage's SES sender (`identity.ses`) as the function sends with it: the identity its From address
+   * `CITADEL_SES_FROM_ADDRESS` belongs to (`ses:FromAddress` set), and the configuration set
+   * `CITADEL_SES_CONFIGURATION_SET`, in the region `CITADEL_SES_REGION`.
+   */
+  | { readonly kind: 'ses-identity-from-env' }
+  | { readonly kind: 'ses-configuration-set-from-env' }
   /** API Gateway's API-key collection (`/apikeys`). */
   | { readonly kind: 'api-keys' }
   /** One API key (`/apikeys/{id}`; ids are made at run time). */
@@ -183,6 +191,7 @@ export const NEED_CALLS: { readonly [N in ResourceNeed]: readonly AwsCall[] } = 
   database: [DATABASE_CONNECT],
   'cognito-clients': [invokeControl('cognito-clients')],
   'cognito-mfa': [invokeControl('cognito-mfa')],
+  'cognito-recovery': [invokeControl('cognito-recovery')],
   'api-keys': [invokeControl('api-keys')],
   'uploads:write': [
     s3('CreateMultipartUpload', 'starts an upload (sent, or presigned for browsers)', {
@@ -394,6 +403,34 @@ export const FUNCTIONS: readonly FunctionDeclaration[] = [
       why: "resets a user's MFA and signs them out everywhere",
       requests: [{ action: `cognito-idp:${command}`, target: { kind: 'user-pool-from-env' } }],
     })),
+  },
+  {
+    id: 'RecoveryControl',
+    stack: 'Api',
+    entry: 'lambda/admin/control/recovery.ts',
+    invocation: 'sync',
+    vpc: false,
+    calls: [
+      ...[
+        ['AdminInitiateAuth', "checks the password (the recovery client's ADMIN_USER_PASSWORD_AUTH)"],
+        ['AdminGetUser', "reads the user's sub, status and verified email"],
+        ['AdminSetUserMFAPreference', 'turns every MFA factor off'],
+        ['AdminUserGlobalSignOut', 'signs the user out everywhere'],
+      ].map(([command, why]) => ({
+        sdk: { client: 'CognitoIdentityProvider' as const, command: command as string },
+        why: why as string,
+        requests: [{ action: `cognito-idp:${command}`, target: { kind: 'user-pool-from-env' } as const }],
+      })),
+      {
+        sdk: { client: 'SESv2', command: 'SendEmail' },
+        why: 'tells the user a recovery code was used, as the stage SES sender',
+        requests: [
+          { action: 'ses:SendEmail', target: { kind: 'ses-identity-from-env' } },
+          { action: 'ses:SendEmail', target: { kind: 'ses-configuration-set-from-env' } },
+        ],
+        when: (config) => config.identity.ses !== undefined,
+      },
+    ],
   },
   {
     id: 'ExpireApiKeys',

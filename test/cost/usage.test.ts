@@ -20,14 +20,15 @@ const byLabel = (lines: ReadonlyArray<{ label: string; usd: number | null }>, st
   lines.find((l) => l.label.startsWith(start))?.usd;
 
 describe('per million API requests', () => {
-  it('dev: Essentials MAUs, DEBUG logs, 256 MB functions', () => {
+  it('dev: Essentials MAUs, DEBUG logs, the API functions’ mean memory', () => {
     const { templates, config } = stageTemplates('dev');
     const { lines, usd } = usageCosts(templates, config).perMillionApiRequests;
     expect(byLabel(lines, 'API Gateway REST calls')).toBe(3.5);
     expect(byLabel(lines, 'WAF requests inspected')).toBe(0.6);
     expect(byLabel(lines, 'Lambda invocations')).toBe(0.2);
-    // 1e6 × 60 ms × 256/1024 GB = 15,000 GB-s × $0.0000133334
-    expect(byLabel(lines, 'Lambda duration, 60 ms at 256 MB')).toBe(0.2);
+    // Mean memory of the 20 route functions: 18 at 256 MB, issuing recovery codes at 1,024 MB (ten scrypt hashes)
+    // and recovering at 512 MB: 307.2 MB. 1e6 × 60 ms × 307.2/1024 GB = 18,000 GB-s × $0.0000133334
+    expect(byLabel(lines, 'Lambda duration, 60 ms at 307 MB')).toBe(0.24);
     // 1e6 / 1,000 requests per MAU = 1,000 MAUs × $0.015
     expect(byLabel(lines, 'Cognito ESSENTIALS monthly active users')).toBe(15);
     // 1e6 × 3,000 B / 2^30 = 2.794 GB × $0.50

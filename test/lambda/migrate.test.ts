@@ -51,12 +51,12 @@ describe('migration trigger', () => {
     const first = await handler({}, lambdaContext());
     const second = await handler({}, lambdaContext());
     // Assess
-    expect(first.applied).toHaveLength(5);
+    expect(first.applied).toHaveLength(6);
     expect(second).toEqual({ applied: [], skipped: first.applied, reportingLoginCreated: false });
     const versions = await withClient(adminUrl(), async (c) =>
       (await c.query('SELECT version FROM citadel.schema_migrations ORDER BY 1')).rows.map((r) => r.version),
     );
-    expect(versions).toEqual(['0001', '0002', '0003', '0004', '0005']);
+    expect(versions).toEqual(['0001', '0002', '0003', '0004', '0005', '0006']);
   });
 
   it('creates the read-only reporting login from its secret once, and never resets its password', async () => {

@@ -18,6 +18,8 @@ beforeAll(() => {
   prod = synthStage('prod').templates.api;
 });
 
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON, read field by field and asserted on.
+type Json = any;
 const quoted = (v: string) => `'${v.replace(/'/g, "\\'")}'`;
 
 describe('Api stack', () => {
@@ -70,9 +72,9 @@ describe('Api stack', () => {
         Integration: Match.objectLike({ Type: 'AWS_PROXY' }),
       });
     }
-    // One per route, plus three control functions (API keys, app clients, MFA), the key- and upload-expiry jobs
-    // and the scan pipeline.
-    dev.resourceCountIs('AWS::Lambda::Function', routeList.length + 6);
+    // One per route, plus four control functions (API keys, app clients, MFA, recovery), the key- and upload-expiry
+    // jobs and the scan pipeline.
+    dev.resourceCountIs('AWS::Lambda::Function', routeList.length + 7);
   });
 
   it('answers undeclared methods with a 405 problem from a mock, not a Lambda', () => {
@@ -359,6 +361,15 @@ describe('Api stack', () => {
     ['ApiKeyControl', ['apigateway:POST', 'apigateway:PATCH', 'apigateway:DELETE']],
     ['AppClientControl', ['cognito-idp:CreateUserPoolClient', 'cognito-idp:DeleteUserPoolClient']],
     ['MfaControl', ['cognito-idp:AdminSetUserMFAPreference', 'cognito-idp:AdminUserGlobalSignOut']],
+    [
+      'RecoveryControl',
+      [
+        'cognito-idp:AdminInitiateAuth',
+        'cognito-idp:AdminGetUser',
+        'cognito-idp:AdminSetUserMFAPreference',
+        'cognito-idp:AdminUserGlobalSignOut',
+      ],
+    ],
   ])('runs %s outside the VPC, holding only its own AWS calls', (prefix, actions) => {
     const [id, control] = Object.entries(dev.findResources('AWS::Lambda::Function')).find(([key]) =>
       key.startsWith(prefix),
@@ -375,6 +386,80 @@ describe('Api stack', () => {
     for (const svc of others) expect(granted).not.toContain(svc);
     expect(granted).not.toMatch(/"(apigateway|cognito-idp):\*"/);
     expect(id).toMatch(new RegExp(`^${prefix}`));
+  });
+
+  it('lets the recovery control function send only as the stage SES sender (prod), and never where there is none (dev)', () => {
+    const fn = (t: Template) =>
+      Object.entries(t.findResources('AWS::Lambda::Function')).find(([key]) =>
+        key.startsWith('RecoveryControl'),
+      ) as [string, { Properties: { Environment: { Variables: Record<string, unknown> }; Role: unknown } }];
+    const policyOf = (t: Template, role: unknown) =>
+      JSON.stringify(
+        Object.values(t.findResources('AWS::IAM::Policy')).filter((p) =>
+          (p.Properties.Roles as Array<{ Ref?: string }>).some(
+            (r) => r.Ref === (role as { 'Fn::GetAtt': [string] })['Fn::GetAtt'][0],
+          ),
+        ),
+      );
+    const { ses } = loadStageConfig('prod').identity;
+    const [, prodFn] = fn(prod);
+    expect(prodFn.Properties.Environment.Variables).toMatchObject({
+      CITADEL_RECOVERY_CLIENT_ID: { 'Fn::ImportValue': expect.stringMatching(/RecoveryClient/) },
+      CITADEL_SES_FROM_ADDRESS: ses?.fromAddress,
+      CITADEL_SES_FROM_NAME: ses?.fromName,
+      CITADEL_SES_REGION: ses?.region,
+      CITADEL_SES_CONFIGURATION_SET: ses?.configurationSet,
+    });
+    const prodPolicy = policyOf(prod, prodFn.Properties.Role);
+    expect(prodPolicy).toContain('"Action":"ses:SendEmail"');
+    expect(prodPolicy).toContain(`"ses:FromAddress":"${ses?.fromAddress}"`);
+    expect(prodPolicy).not.toContain('ses:SendRawEmail');
+    const [, devFn] = fn(dev);
+    expect(devFn.Properties.Environment.Variables.CITADEL_SES_FROM_ADDRESS).toBeUndefined();
+    expect(policyOf(dev, devFn.Properties.Role)).not.toContain('ses:');
+  });
+
+  it('serves account recovery on the public API only, invoking the recovery control function', () => {
+    const methods = Object.values(prod.findResources('AWS::ApiGateway::Method')).filter(
+      (m) => m.Properties.OperationName === 'recoverAccount',
+    );
+    expect(methods).toHaveLength(1);
+    expect(methods[0]?.Properties).toMatchObject({ HttpMethod: 'POST', AuthorizationType: 'NONE' });
+    const recover = Object.entries(prod.findResources('AWS::Lambda::Function')).find(([key]) =>
+      key.startsWith('RecoverAccount'),
+    )?.[1];
+    expect(recover?.Properties.Environment.Variables.CITADEL_RECOVERY_FUNCTION).toEqual({
+      'Fn::GetAtt': [expect.stringMatching(/^RecoveryControl/), 'Arn'],
+    });
+  });
+
+  it('limits account recovery per address on the public API at the sign-in tier, counting POSTs to its path only', () => {
+    const { limit, windowSeconds } = loadStageConfig('prod').identity.signInRateLimit;
+    const acls = Object.values(prod.findResources('AWS::WAFv2::WebACL'));
+    const rules = (name: string) =>
+      acls
+        .flatMap((a) => a.Properties.Rules as Array<{ Name: string; Statement: Json }>)
+        .filter((r) => r.Name === name);
+    const [rule, ...more] = rules('RecoveryRateLimit');
+    expect(more).toHaveLength(0);
+    expect(rule?.Statement.RateBasedStatement).toMatchObject({
+      Limit: limit,
+      EvaluationWindowSec: windowSeconds,
+      AggregateKeyType: 'IP',
+    });
+    const [method, path] = (rule as Json).Statement.RateBasedStatement.ScopeDownStatement.AndStatement
+      .Statements;
+    expect(method.ByteMatchStatement).toMatchObject({
+      SearchString: 'POST',
+      PositionalConstraint: 'EXACTLY',
+    });
+    expect(path.RegexMatchStatement).toMatchObject({
+      RegexString: '^/?[^/]*/v1/auth/recover$',
+      TextTransformations: [
+        { Priority: 0, Type: 'URL_DECODE' },
+        { Priority: 1, Type: 'NORMALIZE_PATH' },
+      ],
+    });
   });
 
   it('gives machine clients the stage’s access-token lifetime, as people get', () => {

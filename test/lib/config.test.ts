@@ -61,4 +61,56 @@ describe('stage config', () => {
       }),
     ).toThrow(/only dev may allow plain-http/);
   });
+
+  describe('the SES sender', () => {
+    const withSes = (stage: 'dev' | 'staging' | 'prod', ses: unknown) => () =>
+      loadStageConfig(stage, {
+        overrides: (c) => ({ ...c, identity: { ...c.identity, ses } as typeof c.identity }),
+      });
+
+    it.each(['staging', 'prod'] as const)(
+      "refuses %s on Cognito's default email, saying what to set",
+      (stage) => {
+        expect(withSes(stage, undefined)).toThrow(
+          new RegExp(
+            `identity\\.ses: ${stage} is a protected stage and must not rely on Cognito's default email .*set identity\\.ses to a verified SES identity, from-address, region and configuration set`,
+          ),
+        );
+        // With a sender (the shipped placeholders), the same stage loads.
+        expect(loadStageConfig(stage).identity.ses?.configurationSet).toBe(`citadel-${stage}`);
+      },
+    );
+
+    it("lets dev use Cognito's default email", () => {
+      expect(loadStageConfig('dev').identity.ses).toBeUndefined();
+    });
+
+    it('refuses a from-address the identity does not verify, and a malformed configuration set', () => {
+      const base = loadStageConfig('prod').identity.ses;
+      expect(withSes('prod', { ...base, fromAddress: 'no-reply@other.example.org' })).toThrow(
+        /identity\.ses\.fromAddress: fromAddress must be the identity .* SES sends only from verified identities/,
+      );
+      expect(
+        withSes('prod', {
+          ...base,
+          identity: 'alerts@citadel.example.com',
+          fromAddress: 'no-reply@citadel.example.com',
+        }),
+      ).toThrow(/identity\.ses\.fromAddress/);
+      expect(withSes('prod', { ...base, configurationSet: 'has spaces' })).toThrow(
+        /identity\.ses\.configurationSet: an SES configuration set name/,
+      );
+      expect(withSes('prod', { ...base, configurationSet: undefined })).toThrow(
+        /identity\.ses\.configurationSet/,
+      );
+      // An address identity sending as itself is fine.
+      expect(
+        withSes('prod', {
+          ...base,
+          identity: 'no-reply@citadel.example.com',
+          fromAddress: 'No-Reply@citadel.example.com',
+        })().identity.ses?.identity,
+      ).toBe('no-reply@citadel.example.com');
+    });
+  });
 });

@@ -28,6 +28,8 @@ function addGrantConsumer(app: App, identity: IdentityStack): Stack {
   for (const [id, grant] of [
     ['MachineClientAdminRole', (r: iam.Role) => identity.grantMachineClientAdmin(r)],
     ['MfaResetRole', (r: iam.Role) => identity.grantMfaReset(r)],
+    ['AccountRecoveryRole', (r: iam.Role) => identity.grantAccountRecovery(r)],
+    ['SesSenderRole', (r: iam.Role) => identity.grantSendAsSesSender(r)],
   ] as const) {
     const role = new iam.Role(consumer, id, { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     grant(role);
@@ -77,6 +79,92 @@ const userPoolProps = (stage: Stage): Record<string, unknown> => {
 
 const userPoolLogicalId = (stage: Stage): string =>
   Object.keys(tpl(stage).findResources('AWS::Cognito::UserPool'))[0] as string;
+
+/** An app client's properties, by its name (`citadel-web`, `citadel-recovery`). */
+const clientNamed = (template: Template, name: string): Record<string, unknown> => {
+  const found = Object.values(template.findResources('AWS::Cognito::UserPoolClient')).filter(
+    (c) => c.Properties.ClientName === name,
+  );
+  expect(found).toHaveLength(1);
+  return found[0]?.Properties as Record<string, unknown>;
+};
+const webClient = (stage: Stage) => clientNamed(tpl(stage), 'citadel-web');
+
+type Props = Record<string, unknown>;
+
+/**
+ * What the web client must let a stage's users do with their own factors: read and write exactly the attributes
+ * the stage's factors need (the phone number where SMS is one), and call their own Cognito operations from a
+ * managed-login token (`aws.cognito.signin.user.admin`). One sentence per problem.
+ */
+function webClientProblems(config: StageConfig, client: Props, pool: Props): string[] {
+  const sms = config.identity.mfaSecondFactors.sms;
+  const problems: string[] = [];
+  const read = [...((client.ReadAttributes as string[]) ?? [])].sort();
+  const write = [...((client.WriteAttributes as string[]) ?? [])].sort();
+  const wantRead = [
+    'email',
+    'email_verified',
+    ...(sms ? ['phone_number', 'phone_number_verified'] : []),
+  ].sort();
+  const wantWrite = ['email', ...(sms ? ['phone_number'] : [])].sort();
+  if (JSON.stringify(read) !== JSON.stringify(wantRead))
+    problems.push(`web client reads ${read.join(', ')}; it must read ${wantRead.join(', ')}`);
+  if (JSON.stringify(write) !== JSON.stringify(wantWrite))
+    problems.push(`web client writes ${write.join(', ')}; it must write ${wantWrite.join(', ')}`);
+  const scopes = JSON.stringify(client.AllowedOAuthScopes ?? []);
+  if (!scopes.includes('"aws.cognito.signin.user.admin"'))
+    problems.push(
+      'managed-login tokens cannot call UpdateUserAttributes/VerifyUserAttribute (no aws.cognito.signin.user.admin)',
+    );
+  if (sms && !scopes.includes('"phone"')) problems.push('the phone scope is missing where SMS is a factor');
+  const verified = (pool.AutoVerifiedAttributes as string[]) ?? [];
+  const kept =
+    ((pool.UserAttributeUpdateSettings as Props)?.AttributesRequireVerificationBeforeUpdate as string[]) ??
+    [];
+  if (sms && !verified.includes('phone_number'))
+    problems.push(
+      'Cognito does not text a code when a phone number is added (phone_number not auto-verified)',
+    );
+  if (sms && !kept.includes('phone_number'))
+    problems.push('an unverified new phone number replaces the verified one (not kept until verified)');
+  const schema = JSON.stringify(pool.Schema ?? []);
+  if (sms && !schema.includes('"Name":"phone_number"'))
+    problems.push('the pool has no mutable phone_number attribute');
+  return problems;
+}
+
+/** The recovery client: the admin password flow only, no OAuth, no secret, user existence hidden. */
+function recoveryClientProblems(client: Props): string[] {
+  const problems: string[] = [];
+  if (JSON.stringify(client.ExplicitAuthFlows) !== JSON.stringify(['ALLOW_ADMIN_USER_PASSWORD_AUTH']))
+    problems.push(
+      `recovery client flows are ${JSON.stringify(client.ExplicitAuthFlows)}, not ADMIN_USER_PASSWORD_AUTH alone`,
+    );
+  if (client.AllowedOAuthFlowsUserPoolClient !== false || client.AllowedOAuthFlows !== undefined)
+    problems.push('recovery client allows OAuth');
+  if (client.GenerateSecret !== false) problems.push('recovery client has a secret');
+  if (client.PreventUserExistenceErrors !== 'ENABLED')
+    problems.push('recovery client reveals whether users exist');
+  return problems;
+}
+
+/** Cognito mails through the stage's SES sender, with its configuration set, from its address. */
+function sesProblems(config: StageConfig, pool: Props): string[] {
+  const ses = config.identity.ses;
+  const email = pool.EmailConfiguration as Props | undefined;
+  if (!ses) return email ? ['the pool sends through SES although the stage has no sender'] : [];
+  const problems: string[] = [];
+  if (email?.EmailSendingAccount !== 'DEVELOPER') problems.push("the pool uses Cognito's default email");
+  if (email?.ConfigurationSet !== ses.configurationSet)
+    problems.push(`the pool's mail does not use configuration set ${ses.configurationSet}`);
+  if (!String(email?.From ?? '').includes(ses.fromAddress))
+    problems.push(`the pool's mail is not from ${ses.fromAddress}`);
+  const source = JSON.stringify(email?.SourceArn ?? '');
+  if (!source.includes(`:ses:${ses.region}:`) || !source.includes(`:identity/${ses.identity}`))
+    problems.push(`the pool's mail is not sent as identity ${ses.identity} in ${ses.region}`);
+  return problems;
+}
 
 describe('Identity stack', () => {
   it.each(STAGES)('%s: synthesizes with every cdk-nag finding fixed or acknowledged', (stage) => {
@@ -130,24 +218,157 @@ describe('Identity stack', () => {
     },
   );
 
-  it.each(STAGES)('%s: leaves email MFA off while the config has no SES sender', (stage) => {
-    const mfas = userPoolProps(stage).EnabledMfas as string[];
-    expect(mfas).not.toContain('EMAIL_OTP');
-    expect(userPoolProps(stage).EmailConfiguration).toBeUndefined();
+  it("dev: email MFA off and Cognito's own email (the stage has no SES sender)", () => {
+    expect(userPoolProps('dev').EnabledMfas as string[]).not.toContain('EMAIL_OTP');
+    expect(userPoolProps('dev').EmailConfiguration).toBeUndefined();
+    expect(sesProblems(of('dev').config, userPoolProps('dev'))).toEqual([]);
+  });
+
+  it.each(['staging', 'prod'] as const)(
+    '%s: email is a second factor, and every Cognito email goes through the stage SES sender and configuration set',
+    (stage) => {
+      const { ses } = of(stage).config.identity;
+      expect(userPoolProps(stage).EnabledMfas).toEqual(['SMS_MFA', 'SOFTWARE_TOKEN_MFA', 'EMAIL_OTP']);
+      tpl(stage).hasResourceProperties('AWS::Cognito::UserPool', {
+        EmailConfiguration: {
+          EmailSendingAccount: 'DEVELOPER',
+          From: `Citadel <${ses?.fromAddress}>`,
+          ConfigurationSet: ses?.configurationSet,
+          SourceArn: {
+            'Fn::Join': [
+              '',
+              [
+                'arn:',
+                { Ref: 'AWS::Partition' },
+                `:ses:${ses?.region}:`,
+                { Ref: 'AWS::AccountId' },
+                `:identity/${ses?.identity}`,
+              ],
+            ],
+          },
+        },
+      });
+      expect(sesProblems(of(stage).config, userPoolProps(stage))).toEqual([]);
+    },
+  );
+
+  it("the SES check reports the pool sending with Cognito's email, without the configuration set, or as another identity", () => {
+    const { config } = of('prod');
+    const pool = userPoolProps('prod');
+    const without = (key: string) => {
+      const email = { ...(pool.EmailConfiguration as Props) };
+      delete email[key];
+      return { ...pool, EmailConfiguration: email };
+    };
+    expect(sesProblems(config, { ...pool, EmailConfiguration: undefined })).toContain(
+      "the pool uses Cognito's default email",
+    );
+    expect(sesProblems(config, without('ConfigurationSet'))).toEqual([
+      "the pool's mail does not use configuration set citadel-prod",
+    ]);
+    expect(sesProblems(config, without('SourceArn'))).toEqual([
+      "the pool's mail is not sent as identity citadel.example.com in eu-west-1",
+    ]);
   });
 
   it.each(STAGES)(
-    '%s: signs in with a verified, case-insensitive email and keeps it until a change is verified',
+    '%s: signs in with a verified, case-insensitive email and keeps it (and the phone number) until a change is verified',
     (stage) => {
+      const sms = of(stage).config.identity.mfaSecondFactors.sms;
+      const verified = sms ? ['email', 'phone_number'] : ['email'];
       tpl(stage).hasResourceProperties('AWS::Cognito::UserPool', {
         UsernameAttributes: ['email'],
         UsernameConfiguration: { CaseSensitive: false },
-        AutoVerifiedAttributes: ['email'],
-        Schema: [{ Name: 'email', Required: true, Mutable: true }],
-        UserAttributeUpdateSettings: { AttributesRequireVerificationBeforeUpdate: ['email'] },
+        AutoVerifiedAttributes: verified,
+        Schema: sms
+          ? [
+              { Name: 'email', Required: true, Mutable: true },
+              { Name: 'phone_number', Required: false, Mutable: true },
+            ]
+          : [{ Name: 'email', Required: true, Mutable: true }],
+        UserAttributeUpdateSettings: { AttributesRequireVerificationBeforeUpdate: verified },
       });
     },
   );
+
+  it.each(STAGES)('%s: the web client lets users enrol the factors the stage offers', (stage) => {
+    expect(webClientProblems(of(stage).config, webClient(stage), userPoolProps(stage))).toEqual([]);
+  });
+
+  it('the client-attribute check reports what stops SMS enrolment (prod, each defect put back)', () => {
+    const { config } = of('prod');
+    const client = webClient('prod');
+    const pool = userPoolProps('prod');
+    expect(
+      webClientProblems(
+        config,
+        { ...client, ReadAttributes: ['email', 'email_verified'], WriteAttributes: ['email'] },
+        pool,
+      ),
+    ).toEqual([
+      'web client reads email, email_verified; it must read email, email_verified, phone_number, phone_number_verified',
+      'web client writes email; it must write email, phone_number',
+    ]);
+    expect(
+      webClientProblems(
+        config,
+        {
+          ...client,
+          AllowedOAuthScopes: (client.AllowedOAuthScopes as unknown[]).filter(
+            (s) => s !== 'aws.cognito.signin.user.admin',
+          ),
+        },
+        pool,
+      ),
+    ).toEqual([
+      'managed-login tokens cannot call UpdateUserAttributes/VerifyUserAttribute (no aws.cognito.signin.user.admin)',
+    ]);
+    expect(
+      webClientProblems(config, client, {
+        ...pool,
+        AutoVerifiedAttributes: ['email'],
+        UserAttributeUpdateSettings: { AttributesRequireVerificationBeforeUpdate: ['email'] },
+      }),
+    ).toEqual([
+      'Cognito does not text a code when a phone number is added (phone_number not auto-verified)',
+      'an unverified new phone number replaces the verified one (not kept until verified)',
+    ]);
+  });
+
+  it.each(STAGES)(
+    '%s: self-service recovery checks passwords on its own client: the admin password flow only, no OAuth, no secret',
+    (stage) => {
+      const client = clientNamed(tpl(stage), 'citadel-recovery');
+      expect(recoveryClientProblems(client)).toEqual([]);
+      expect(client).toMatchObject({
+        AuthSessionValidity: 3,
+        EnableTokenRevocation: true,
+        RefreshTokenRotation: { Feature: 'ENABLED' },
+      });
+    },
+  );
+
+  it('the recovery-client check reports a client that anyone could sign in with', () => {
+    const client = clientNamed(tpl('prod'), 'citadel-recovery');
+    expect(
+      recoveryClientProblems({
+        ...client,
+        ExplicitAuthFlows: ['ALLOW_ADMIN_USER_PASSWORD_AUTH', 'ALLOW_USER_PASSWORD_AUTH'],
+      }),
+    ).toEqual([
+      'recovery client flows are ["ALLOW_ADMIN_USER_PASSWORD_AUTH","ALLOW_USER_PASSWORD_AUTH"], not ADMIN_USER_PASSWORD_AUTH alone',
+    ]);
+    expect(
+      recoveryClientProblems({
+        ...client,
+        AllowedOAuthFlowsUserPoolClient: true,
+        AllowedOAuthFlows: ['code'],
+      }),
+    ).toEqual(['recovery client allows OAuth']);
+    expect(recoveryClientProblems({ ...client, PreventUserExistenceErrors: 'LEGACY' })).toEqual([
+      'recovery client reveals whether users exist',
+    ]);
+  });
 
   it('allows self sign-up only where the stage config does (dev yes, prod no)', () => {
     tpl('dev').hasResourceProperties('AWS::Cognito::UserPool', {
@@ -175,11 +396,25 @@ describe('Identity stack', () => {
     },
   );
 
-  it.each(STAGES)('%s: recovers accounts by verified email only', (stage) => {
-    tpl(stage).hasResourceProperties('AWS::Cognito::UserPool', {
+  it('dev: resets forgotten passwords by verified email only', () => {
+    tpl('dev').hasResourceProperties('AWS::Cognito::UserPool', {
       AccountRecoverySetting: { RecoveryMechanisms: [{ Name: 'verified_email', Priority: 1 }] },
     });
   });
+
+  it.each(['staging', 'prod'] as const)(
+    '%s: resets forgotten passwords by verified email, else a verified phone that is not the MFA factor',
+    (stage) => {
+      tpl(stage).hasResourceProperties('AWS::Cognito::UserPool', {
+        AccountRecoverySetting: {
+          RecoveryMechanisms: [
+            { Name: 'verified_email', Priority: 1 },
+            { Name: 'verified_phone_number', Priority: 2 },
+          ],
+        },
+      });
+    },
+  );
 
   it('dev: Essentials plan without threat protection', () => {
     tpl('dev').hasResourceProperties('AWS::Cognito::UserPool', {
@@ -209,7 +444,16 @@ describe('Identity stack', () => {
         Actions: { EventAction: 'BLOCK' },
       },
       AccountTakeoverRiskConfiguration: {
-        Actions: Match.objectLike({ HighAction: { EventAction: 'BLOCK', Notify: false } }),
+        // Blocked and challenged sign-ins are notified through the stage's SES sender.
+        NotifyConfiguration: Match.objectLike({
+          From: 'no-reply@citadel.example.com',
+          SourceArn: Match.objectLike({ 'Fn::Join': Match.anyValue() }),
+        }),
+        Actions: {
+          HighAction: { EventAction: 'BLOCK', Notify: true },
+          MediumAction: { EventAction: 'MFA_REQUIRED', Notify: true },
+          LowAction: { EventAction: 'NO_ACTION', Notify: false },
+        },
       },
     });
   });
@@ -252,6 +496,7 @@ describe('Identity stack', () => {
 
   it.each(STAGES)('%s: the web client is a public authorization-code client without a secret', (stage) => {
     tpl(stage).hasResourceProperties('AWS::Cognito::UserPoolClient', {
+      ClientName: 'citadel-web',
       GenerateSecret: false,
       AllowedOAuthFlows: ['code'],
       AllowedOAuthFlowsUserPoolClient: true,
@@ -262,8 +507,7 @@ describe('Identity stack', () => {
   });
 
   it.each(STAGES)('%s: the web client signs in with SRP only, never with a plain password', (stage) => {
-    const client = Object.values(tpl(stage).findResources('AWS::Cognito::UserPoolClient'))[0];
-    const flows = client?.Properties.ExplicitAuthFlows as string[];
+    const flows = webClient(stage).ExplicitAuthFlows as string[];
     expect(flows).toContain('ALLOW_USER_SRP_AUTH');
     for (const banned of [
       'ALLOW_USER_PASSWORD_AUTH',
@@ -284,28 +528,34 @@ describe('Identity stack', () => {
     },
   );
 
-  it.each(STAGES)('%s: the web client asks for OIDC scopes and the three citadel scopes', (stage) => {
-    const scope = (name: string) => ({
-      'Fn::Join': ['', [{ Ref: Match.stringLikeRegexp('ResourceServer') }, `/${name}`]],
-    });
-    tpl(stage).hasResourceProperties('AWS::Cognito::UserPoolClient', {
-      AllowedOAuthScopes: [
-        'openid',
-        'email',
-        'profile',
-        scope('files.read'),
-        scope('files.write'),
-        scope('admin'),
-      ],
-    });
-  });
+  it.each(STAGES)(
+    '%s: the web client asks for OIDC scopes, its own user operations and the three citadel scopes',
+    (stage) => {
+      const scope = (name: string) => ({
+        'Fn::Join': ['', [{ Ref: Match.stringLikeRegexp('ResourceServer') }, `/${name}`]],
+      });
+      const sms = of(stage).config.identity.mfaSecondFactors.sms;
+      tpl(stage).hasResourceProperties('AWS::Cognito::UserPoolClient', {
+        ClientName: 'citadel-web',
+        AllowedOAuthScopes: [
+          'openid',
+          'email',
+          'profile',
+          ...(sms ? ['phone'] : []),
+          'aws.cognito.signin.user.admin',
+          scope('files.read'),
+          scope('files.write'),
+          scope('admin'),
+        ],
+      });
+    },
+  );
 
   it.each(STAGES)(
     '%s: tokens live as long as the stage config says, access and ID at most 60 minutes',
     (stage) => {
       const { tokenValidityMinutes, refreshTokenValidityDays } = of(stage).config.identity;
-      const client = Object.values(tpl(stage).findResources('AWS::Cognito::UserPoolClient'))[0];
-      const p = client?.Properties;
+      const p = webClient(stage);
       expect(p.TokenValidityUnits).toEqual({
         AccessToken: 'minutes',
         IdToken: 'minutes',
@@ -327,12 +577,22 @@ describe('Identity stack', () => {
     });
   });
 
-  it.each(STAGES)('%s: the web client reads only the email attributes and writes only email', (stage) => {
-    tpl(stage).hasResourceProperties('AWS::Cognito::UserPoolClient', {
+  it('dev: the web client reads only the email attributes and writes only email', () => {
+    expect(webClient('dev')).toMatchObject({
       ReadAttributes: ['email', 'email_verified'],
       WriteAttributes: ['email'],
     });
   });
+
+  it.each(['staging', 'prod'] as const)(
+    '%s: the web client also reads and writes the phone number (SMS is a factor), never the verified flags',
+    (stage) => {
+      expect(webClient(stage)).toMatchObject({
+        ReadAttributes: ['email', 'email_verified', 'phone_number', 'phone_number_verified'],
+        WriteAttributes: ['email', 'phone_number'],
+      });
+    },
+  );
 
   it.each(STAGES)(
     '%s: serves managed login (v2) on <domainPrefix>-<account id>, styled for the web client',
@@ -399,13 +659,14 @@ describe('Identity stack', () => {
     it('counts managed-login form posts, code exchanges and the sign-in API operations', () => {
       const counted =
         rule('SignInRateLimit').Statement.RateBasedStatement.ScopeDownStatement.OrStatement.Statements;
-      expect(counted).toHaveLength(6);
+      expect(counted).toHaveLength(7);
       const text = JSON.stringify(counted);
       for (const op of [
         'initiateauth',
         'respondtoauthchallenge',
         'confirmforgotpassword',
         'verifysoftwaretoken',
+        'verifyuserattribute',
       ])
         expect(text).toContain(`"awscognitoidentityproviderservice.${op}"`);
       expect(text).toContain('"SearchString":"/oauth2/token"');
@@ -502,6 +763,44 @@ describe('Identity stack', () => {
     });
   });
 
+  describe('grants for self-service recovery', () => {
+    const statementsOf = (rolePrefix: string) => {
+      const policies = (of('prod').consumer as Template).findResources('AWS::IAM::Policy', {
+        Properties: { Roles: [{ Ref: Match.stringLikeRegexp(`^${rolePrefix}`) }] },
+      });
+      expect(Object.keys(policies)).toHaveLength(1);
+      return Object.values(policies)[0]?.Properties.PolicyDocument.Statement as Array<
+        Record<string, unknown>
+      >;
+    };
+
+    it('grantAccountRecovery allows the password check, the user read, the MFA reset and the sign-out on this pool', () => {
+      const [statement, ...rest] = statementsOf('AccountRecoveryRole');
+      expect(rest).toHaveLength(0);
+      expect([statement?.Action].flat().sort()).toEqual([
+        'cognito-idp:AdminGetUser',
+        'cognito-idp:AdminInitiateAuth',
+        'cognito-idp:AdminSetUserMFAPreference',
+        'cognito-idp:AdminUserGlobalSignOut',
+      ]);
+    });
+
+    it('grantSendAsSesSender allows ses:SendEmail on the identity and configuration set, from the stage address only', () => {
+      const { ses } = of('prod').config.identity;
+      const [statement, ...rest] = statementsOf('SesSenderRole');
+      expect(rest).toHaveLength(0);
+      expect(statement).toMatchObject({
+        Action: 'ses:SendEmail',
+        Effect: 'Allow',
+        Condition: { StringEquals: { 'ses:FromAddress': ses?.fromAddress } },
+      });
+      const resources = JSON.stringify(statement?.Resource);
+      expect(resources).toContain(`:ses:${ses?.region}:`);
+      expect(resources).toContain(`:identity/${ses?.identity}`);
+      expect(resources).toContain(`:configuration-set/${ses?.configurationSet}`);
+    });
+  });
+
   it('refuses (in the stage config) a domain prefix Cognito reserves, saying how to fix it', () => {
     expect(() =>
       loadStageConfig('dev', {
@@ -512,32 +811,40 @@ describe('Identity stack', () => {
 
   it('refuses email MFA without an SES sender, and sends through SES when one is configured', () => {
     expect(() =>
-      loadStageConfig('staging', {
+      loadStageConfig('dev', {
         overrides: (c) => ({
           ...c,
-          identity: { ...c.identity, mfaSecondFactors: { sms: true, email: true } },
+          identity: { ...c.identity, mfaSecondFactors: { sms: false, email: true } },
         }),
       }),
     ).toThrow(/identity\.ses: email MFA needs an SES sender/);
     const app = testApp({ compliance: false });
-    const config = loadStageConfig('staging', {
+    const config = loadStageConfig('dev', {
       overrides: (c) => ({
         ...c,
         identity: {
           ...c.identity,
-          mfaSecondFactors: { sms: true, email: true },
-          ses: { fromAddress: 'no-reply@example.com', region: 'eu-west-1' },
+          mfaSecondFactors: { sms: false, email: true },
+          ses: {
+            identity: 'no-reply@example.com',
+            fromAddress: 'no-reply@example.com',
+            region: 'eu-west-1',
+            configurationSet: 'citadel-dev',
+          },
         },
       }),
     });
     const stack = new IdentityStack(app, { config, network: new NetworkStack(app, { config }) });
-    const t = Template.fromStack(stack);
-    t.hasResourceProperties('AWS::Cognito::UserPool', {
-      EnabledMfas: ['SMS_MFA', 'SOFTWARE_TOKEN_MFA', 'EMAIL_OTP'],
-      EmailConfiguration: Match.objectLike({
-        EmailSendingAccount: 'DEVELOPER',
-        From: 'no-reply@example.com',
-      }),
+    const pool = Object.values(Template.fromStack(stack).findResources('AWS::Cognito::UserPool'))[0]
+      ?.Properties as Props;
+    expect(pool.EnabledMfas).toEqual(['SOFTWARE_TOKEN_MFA', 'EMAIL_OTP']);
+    expect(pool.EmailConfiguration).toMatchObject({
+      EmailSendingAccount: 'DEVELOPER',
+      From: 'no-reply@example.com',
+      ConfigurationSet: 'citadel-dev',
     });
+    // An address identity is its own source: no domain in the ARN.
+    expect(JSON.stringify(pool.EmailConfiguration)).toContain(':identity/no-reply@example.com');
+    expect(sesProblems(config, pool)).toEqual([]);
   });
 });

@@ -40,7 +40,15 @@ describe('migrations', () => {
         (r) => r.tablename,
       ),
     );
-    expect(tables).toEqual(['api_clients', 'audit_events', 'files', 'schema_migrations']);
+    expect(tables).toEqual([
+      'api_clients',
+      'audit_events',
+      'files',
+      'recovery_attempts',
+      'recovery_code_sets',
+      'recovery_codes',
+      'schema_migrations',
+    ]);
   });
 
   it('refuse an applied migration that was edited, and a gap in the sequence', async () => {
@@ -69,6 +77,37 @@ describe('migrations', () => {
     expect(await errorCode(db.appUrl, 'TRUNCATE citadel.audit_events')).toBe('42501');
     // Even the owner is stopped by the append-only trigger.
     expect(await errorCode(db.adminUrl, "UPDATE citadel.audit_events SET outcome = 'denied'")).toBe('42501');
+  });
+
+  it('let the app role issue recovery codes and mark them used, never rewrite a hash or selector; hide them from reporting', async () => {
+    const set = '0b5f7e3c-1a2b-4c3d-8e9f-0a1b2c3d4e5f';
+    const hash = `scrypt$16384$8$1$${'A'.repeat(22)}$${'B'.repeat(43)}`;
+    await withClient(db.appUrl, async (c) => {
+      await c.query("INSERT INTO citadel.recovery_code_sets (user_id, set_id) VALUES ('m-user', $1)", [set]);
+      await c.query(
+        "INSERT INTO citadel.recovery_codes (user_id, set_id, selector, hash) VALUES ('m-user', $1, 'ab', $2)",
+        [set, hash],
+      );
+      await c.query("UPDATE citadel.recovery_codes SET used_at = now() WHERE user_id = 'm-user'");
+    });
+    expect(await errorCode(db.appUrl, "UPDATE citadel.recovery_codes SET hash = 'scrypt$1$1$1$a$b'")).toBe(
+      '42501',
+    );
+    expect(await errorCode(db.appUrl, "UPDATE citadel.recovery_codes SET selector = 'zz'")).toBe('42501');
+    expect(await errorCode(db.appUrl, 'DELETE FROM citadel.recovery_codes')).toBe('42501');
+    expect(await errorCode(db.appUrl, "UPDATE citadel.recovery_code_sets SET user_id = 'other'")).toBe(
+      '42501',
+    );
+    // A code is a hash, never the code: anything else is refused by the table itself.
+    expect(
+      await errorCode(
+        db.adminUrl,
+        `INSERT INTO citadel.recovery_codes (user_id, set_id, selector, hash) VALUES ('m-user', '${set}', 'cd', 'abcd-efgh-jkmn')`,
+      ),
+    ).toBe('23514');
+    expect(
+      await errorCode(db.adminUrl, 'SET ROLE citadel_readonly; SELECT count(*) FROM citadel.recovery_codes'),
+    ).toBe('42501');
   });
 
   it('keep the app role from creating or dropping anything', async () => {

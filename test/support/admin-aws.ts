@@ -1,9 +1,12 @@
 /**
- * In-memory AWS for the admin API's tests, plugged into the SDK with aws-sdk-client-mock: the Cognito user
- * pool's app clients and users, and the control functions behind `LambdaClient` Invoke.
+ * In-memory AWS for the admin API's and recovery's tests, plugged into the SDK with aws-sdk-client-mock: the
+ * Cognito user pool's app clients and users, SES v2 (emails kept as sent), and the control functions behind
+ * `LambdaClient` Invoke.
  *
- * The Cognito control functions (app clients, MFA) are the real handlers, run in-process on Invoke against the
- * mocked Cognito API below. The API-key control function is faked at its protocol
+ * The Cognito control functions (app clients, MFA, recovery) are the real handlers, run in-process on Invoke
+ * against the mocked Cognito and SES APIs below. The recovery client's AdminInitiateAuth answers as Cognito does on
+ * a pool that requires MFA (an MFA challenge for the right password, NotAuthorizedException for a wrong one or an
+ * unknown user); admin operations accept the user name or the email alias. The API-key control function is faked at its protocol
  * (`lambda/admin/control-protocol.ts`): a `create` request makes
  * an enabled key in the tier's usage plan (from `CITADEL_USAGE_PLANS`, as the real function reads it) and
  * answers `{ keyId, value }`; `disable` flips the key off (a missing key is not an error) and answers
@@ -18,6 +21,8 @@ import { randomBytes } from 'node:crypto';
 import {
   AdminGetUserCommand,
   type AdminGetUserCommandInput,
+  AdminInitiateAuthCommand,
+  type AdminInitiateAuthCommandInput,
   AdminSetUserMFAPreferenceCommand,
   type AdminSetUserMFAPreferenceCommandInput,
   AdminUserGlobalSignOutCommand,
@@ -28,6 +33,7 @@ import {
   DeleteUserPoolClientCommand,
   type DeleteUserPoolClientCommandInput,
   InvalidParameterException,
+  NotAuthorizedException,
   ResourceNotFoundException,
   TooManyRequestsException,
   UserNotFoundException,
@@ -39,9 +45,11 @@ import {
   ResourceNotFoundException as LambdaResourceNotFoundException,
   TooManyRequestsException as LambdaTooManyRequestsException,
 } from '@aws-sdk/client-lambda';
+import { SESv2Client, SendEmailCommand, type SendEmailCommandInput } from '@aws-sdk/client-sesv2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { handler as appClientControl } from '../../lambda/admin/control/app-clients';
 import { handler as mfaControl } from '../../lambda/admin/control/mfa';
+import { handler as recoveryControl } from '../../lambda/admin/control/recovery';
 import { keyControlRequest } from '../../lambda/admin/control-protocol';
 import { lambdaContext } from './lambda';
 
@@ -51,6 +59,12 @@ export const ADMIN_ENV = {
   CITADEL_API_KEY_FUNCTION: 'citadel-test-api-key-control',
   CITADEL_APP_CLIENT_FUNCTION: 'citadel-test-app-client-control',
   CITADEL_MFA_FUNCTION: 'citadel-test-mfa-control',
+  CITADEL_RECOVERY_FUNCTION: 'citadel-test-recovery-control',
+  CITADEL_RECOVERY_CLIENT_ID: 'recoveryclient0123456789ab',
+  CITADEL_SES_FROM_ADDRESS: 'no-reply@citadel.test',
+  CITADEL_SES_FROM_NAME: 'Citadel',
+  CITADEL_SES_REGION: 'eu-west-1',
+  CITADEL_SES_CONFIGURATION_SET: 'citadel-test',
   CITADEL_ACCESS_TOKEN_MINUTES: '15',
   CITADEL_TOKEN_ENDPOINT: 'https://auth.citadel.test/oauth2/token',
   CITADEL_KEY_OVERLAP_HOURS: '24',
@@ -83,7 +97,15 @@ export interface FakeApiKey {
 }
 
 export interface FakeUser {
+  /** The Cognito user name: a UUID-like id in a pool where people sign in with their email. */
   readonly username: string;
+  readonly sub: string;
+  /** The sign-in alias. */
+  readonly email: string;
+  readonly emailVerified: boolean;
+  password: string;
+  status: 'CONFIRMED' | 'FORCE_CHANGE_PASSWORD';
+  enabled: boolean;
   mfa: { software: boolean; sms: boolean; email: boolean };
   signedOutAt: number | undefined;
 }
@@ -93,6 +115,7 @@ export type FakeOperation =
   | 'CreateUserPoolClient'
   | 'DeleteUserPoolClient'
   | 'AdminGetUser'
+  | 'AdminInitiateAuth'
   | 'AdminSetUserMFAPreference'
   | 'AdminUserGlobalSignOut'
   /** The Invoke call of the API-key control function (Lambda service error: the function never ran). */
@@ -100,7 +123,8 @@ export type FakeOperation =
   /** The control function ran a `create` request and threw (e.g. API Gateway throttled it). */
   | 'control:create'
   /** The control function ran a `disable` request and threw. */
-  | 'control:disable';
+  | 'control:disable'
+  | 'SendEmail';
 
 const CLIENT_NAME = /^[\w\s+=,.@-]+$/;
 const alnum = (length: number): string =>
@@ -143,6 +167,9 @@ export const lambdaThrottled = (): Error =>
 export class FakeAdminAws {
   readonly cognito = mockClient(CognitoIdentityProviderClient);
   readonly lambda = mockClient(LambdaClient);
+  readonly ses = mockClient(SESv2Client);
+  /** Every email sent through SES, as sent. */
+  readonly emails: SendEmailCommandInput[] = [];
   readonly appClients = new Map<string, FakeAppClient>();
   readonly keys = new Map<string, FakeApiKey>();
   readonly users = new Map<string, FakeUser>();
@@ -160,11 +187,29 @@ export class FakeAdminAws {
       .callsFake((input: DeleteUserPoolClientCommandInput) =>
         this.step('DeleteUserPoolClient', () => this.deleteClient(input)),
       );
+    this.cognito.on(AdminGetUserCommand).callsFake((input: AdminGetUserCommandInput) =>
+      this.step('AdminGetUser', () => {
+        const user = this.user(input);
+        return {
+          Username: user.username,
+          Enabled: user.enabled,
+          UserStatus: user.status,
+          UserAttributes: [
+            { Name: 'sub', Value: user.sub },
+            { Name: 'email', Value: user.email },
+            { Name: 'email_verified', Value: String(user.emailVerified) },
+          ],
+        };
+      }),
+    );
     this.cognito
-      .on(AdminGetUserCommand)
-      .callsFake((input: AdminGetUserCommandInput) =>
-        this.step('AdminGetUser', () => ({ Username: this.user(input).username, UserAttributes: [] })),
+      .on(AdminInitiateAuthCommand)
+      .callsFake((input: AdminInitiateAuthCommandInput) =>
+        this.step('AdminInitiateAuth', () => this.initiateAuth(input)),
       );
+    this.ses
+      .on(SendEmailCommand)
+      .callsFake((input: SendEmailCommandInput) => this.step('SendEmail', () => this.sendEmail(input)));
     this.cognito
       .on(AdminSetUserMFAPreferenceCommand)
       .callsFake((input: AdminSetUserMFAPreferenceCommandInput) =>
@@ -202,10 +247,22 @@ export class FakeAdminAws {
     this.hooks.set(operation, [...(this.hooks.get(operation) ?? []), hook]);
   }
 
-  /** A user in the pool, with every MFA factor on. */
-  addUser(username: string): FakeUser {
+  /**
+   * A user in the pool, with every MFA factor on: `username` is the Cognito user name, the `sub` is the same (as
+   * in a pool whose users sign in with their email), and the sign-in alias is `<username>@people.test`.
+   */
+  addUser(
+    username: string,
+    options: Partial<Pick<FakeUser, 'password' | 'emailVerified' | 'status' | 'enabled'>> = {},
+  ): FakeUser {
     const user: FakeUser = {
       username,
+      sub: username,
+      email: `${username}@people.test`.toLowerCase(),
+      emailVerified: options.emailVerified ?? true,
+      password: options.password ?? 'Correct-Horse-1!',
+      status: options.status ?? 'CONFIRMED',
+      enabled: options.enabled ?? true,
       mfa: { software: true, sms: true, email: true },
       signedOutAt: undefined,
     };
@@ -226,9 +283,16 @@ export class FakeAdminAws {
     return { clientId: client.UserPoolClient.ClientId, keyId: key.keyId };
   }
 
-  /** Every AWS call made so far (Cognito and Lambda). */
+  /** Every AWS call made so far (Cognito, Lambda and SES). */
   callCount(): number {
-    return this.cognito.calls().length + this.lambda.calls().length;
+    return this.cognito.calls().length + this.lambda.calls().length + this.ses.calls().length;
+  }
+
+  /** The names of the Cognito commands sent so far, in order (`AdminInitiateAuth`, …). */
+  cognitoCommands(): string[] {
+    return this.cognito
+      .calls()
+      .map((c) => (c.args[0] as { constructor: { name: string } }).constructor.name.replace(/Command$/, ''));
   }
 
   /** The requests the API-key control function received so far, decoded. */
@@ -266,6 +330,7 @@ export class FakeAdminAws {
   resetHistory(): void {
     this.cognito.resetHistory();
     this.lambda.resetHistory();
+    this.ses.resetHistory();
   }
 
   /** Forgets every client, key, user, queued failure and hook, and the call history. */
@@ -275,13 +340,14 @@ export class FakeAdminAws {
     this.users.clear();
     this.failures.clear();
     this.hooks.clear();
-    this.cognito.resetHistory();
-    this.lambda.resetHistory();
+    this.emails.length = 0;
+    this.resetHistory();
   }
 
   restore(): void {
     this.cognito.restore();
     this.lambda.restore();
+    this.ses.restore();
   }
 
   private async step<T>(operation: FakeOperation, answer: () => T | Promise<T>): Promise<T> {
@@ -333,11 +399,51 @@ export class FakeAdminAws {
     return {};
   }
 
+  /** The user a user name or email alias (any case) names, as admin operations accept either. */
   private user(input: { UserPoolId?: string | undefined; Username?: string | undefined }): FakeUser {
     this.poolCheck(input.UserPoolId);
-    const user = input.Username ? this.users.get(input.Username) : undefined;
+    const name = input.Username ?? '';
+    const user = this.users.get(name) ?? [...this.users.values()].find((u) => u.email === name.toLowerCase());
     if (!user) throw new UserNotFoundException({ message: 'User does not exist.', $metadata: {} });
     return user;
+  }
+
+  /**
+   * ADMIN_USER_PASSWORD_AUTH on the recovery client, as Cognito answers it on a pool that requires MFA: a wrong
+   * password, or (user existence errors prevented) an unknown user, is NotAuthorizedException; a right one stops at
+   * the MFA challenge (MFA_SETUP for a user with no factor on).
+   */
+  private initiateAuth(input: AdminInitiateAuthCommandInput) {
+    this.poolCheck(input.UserPoolId);
+    if (input.ClientId !== process.env.CITADEL_RECOVERY_CLIENT_ID)
+      throw new ResourceNotFoundException({ message: 'User pool client does not exist.', $metadata: {} });
+    if (input.AuthFlow !== 'ADMIN_USER_PASSWORD_AUTH')
+      throw new InvalidParameterException({
+        message: 'Auth flow not enabled for this client',
+        $metadata: {},
+      });
+    const refused = () =>
+      new NotAuthorizedException({ message: 'Incorrect username or password.', $metadata: {} });
+    let user: FakeUser;
+    try {
+      user = this.user({ UserPoolId: input.UserPoolId, Username: input.AuthParameters?.USERNAME });
+    } catch {
+      throw refused();
+    }
+    if (!user.enabled || user.password !== input.AuthParameters?.PASSWORD) throw refused();
+    if (user.status === 'FORCE_CHANGE_PASSWORD')
+      return { ChallengeName: 'NEW_PASSWORD_REQUIRED', Session: alnum(40), ChallengeParameters: {} };
+    const { software, sms, email } = user.mfa;
+    return {
+      ChallengeName: software ? 'SOFTWARE_TOKEN_MFA' : sms ? 'SMS_MFA' : email ? 'EMAIL_OTP' : 'MFA_SETUP',
+      Session: alnum(40),
+      ChallengeParameters: { USER_ID_FOR_SRP: user.username },
+    };
+  }
+
+  private sendEmail(input: SendEmailCommandInput) {
+    this.emails.push(input);
+    return { MessageId: alnum(32) };
   }
 
   private createKey(name: string, tier: string): FakeApiKey {
@@ -361,6 +467,7 @@ export class FakeAdminAws {
     const cognitoControls: Record<string, (event: unknown) => Promise<unknown>> = {
       [process.env.CITADEL_APP_CLIENT_FUNCTION ?? '']: (event) => appClientControl(event, lambdaContext()),
       [process.env.CITADEL_MFA_FUNCTION ?? '']: (event) => mfaControl(event, lambdaContext()),
+      [process.env.CITADEL_RECOVERY_FUNCTION ?? '']: (event) => recoveryControl(event, lambdaContext()),
     };
     const cognitoControl = cognitoControls[input.FunctionName ?? ''];
     if (input.FunctionName !== process.env.CITADEL_API_KEY_FUNCTION && !cognitoControl) {

@@ -1,10 +1,14 @@
 import type { Role, Scope } from '../../contract/roles';
 
-/** REST-authorizer claims of a person in `role` (values are strings, groups comma-joined). */
+/**
+ * REST-authorizer claims of a person in `role` (values are strings, groups comma-joined) who signed in
+ * `signedInSecondsAgo` seconds ago (`auth_time`, which Cognito access tokens always carry).
+ */
 export function userClaims(
   role: Role,
   sub = `user-${role}`,
   scopes: readonly Scope[] = ['files.read', 'files.write', 'admin'],
+  signedInSecondsAgo = 30,
 ) {
   return {
     sub,
@@ -13,6 +17,7 @@ export function userClaims(
     token_use: 'access',
     scope: ['openid', ...scopes.map((s) => `citadel/${s}`)].join(' '),
     'cognito:groups': role,
+    auth_time: String(Math.floor(Date.now() / 1000) - signedInSecondsAgo),
   };
 }
 

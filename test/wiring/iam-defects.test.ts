@@ -214,4 +214,17 @@ describe('IAM wiring checks fail on the defects they target', () => {
       ),
     ]);
   });
+
+  it('the recovery notice sent as another address: only the recovery control function’s SendEmail is refused', async () => {
+    const { ids, changed } = await changedBy('prod', (t, names) => {
+      const [, policy] = resource(t[names.Api as string], 'RecoveryControlRoleDefaultPolicy');
+      const ses = statements(policy.Properties.PolicyDocument).find(
+        (st) => st.Action === 'ses:SendEmail',
+      ) as Props;
+      ses.Condition = { StringEquals: { 'ses:FromAddress': 'someone-else@citadel.example.com' } };
+    });
+    const target = ids.filter((id) => /^call RecoveryControl .*ses:SendEmail /.test(id));
+    expect(target).toHaveLength(2);
+    expect(changed).toEqual(Object.fromEntries(target.map((id) => [id, 'ImplicitlyDenied'])));
+  });
 });

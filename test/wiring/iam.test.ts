@@ -5,6 +5,7 @@
  * check failing on the defect it targets.
  */
 import { beforeAll, describe, expect, it } from '@jest/globals';
+import { servesMachines } from '../../contract/route';
 import { routeList } from '../../contract/routes';
 import {
   type evaluate as Evaluate,
@@ -78,7 +79,7 @@ describe.each(ALL_STAGES)('IAM wiring: %s', (stage) => {
     // API Gateway invokes each route function from the public API, and machine routes from the machine API too.
     for (const route of routeList) {
       const fn = built.functions.find((f) => f.declaration.route === route.operationId);
-      const expected = route.auth.kind === 'public' || route.auth.machines ? 2 : 1;
+      const expected = servesMachines(route) ? 2 : 1;
       expect({
         route: route.operationId,
         invocations: edges.filter((id) => id.startsWith('edge API Gateway') && id.endsWith(` ${fn?.arn}`))

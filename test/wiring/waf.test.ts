@@ -49,7 +49,16 @@ describe.each(ALL_STAGES)('%s web ACLs', (stage) => {
   it('put one web ACL in front of each API stage and the user pool, through AWS::WAFv2::WebACLAssociation', () => {
     expect(report.problems.filter((p) => !p.startsWith('legitimate') && !p.startsWith('abuse'))).toEqual([]);
     expect(report.legitimate.map((r) => r.acl).sort()).toEqual(
-      ['machineApi', 'machineApi', 'publicApi', 'publicApi', 'userPool', 'userPool'].sort(),
+      [
+        'machineApi',
+        'machineApi',
+        'publicApi',
+        'publicApi',
+        'publicApi',
+        'userPool',
+        'userPool',
+        'userPool',
+      ].sort(),
     );
   });
 
@@ -71,8 +80,14 @@ describe.each(ALL_STAGES)('%s web ACLs', (stage) => {
     expect(premium?.requests).toBe((tier?.burstLimit ?? 0) + (tier?.rateLimit ?? 0) * 180);
     expect(premium?.peaks.PerApiKeyRateLimit).toMatch(/^12[34]\d\/1500 per 60 s$/);
     // Refreshes are never counted as sign-ins; the sign-ins are.
-    const office = report.legitimate.find((r) => r.scenario.startsWith('office'));
+    const office = report.legitimate.find((r) => r.scenario.startsWith('office of'));
     expect(office?.peaks.SignInRateLimit).toMatch(/^7\/10 per 600 s$/);
+    // Recoveries count on their own rule: five attempts in ten minutes, under the sign-in tier.
+    const recoveries = report.legitimate.find((r) => r.scenario.startsWith('office recoveries'));
+    expect(recoveries?.peaks.RecoveryRateLimit).toBe('5/10 per 600 s');
+    // Verifying a texted or emailed code counts as a sign-in attempt; refreshes beside it do not.
+    const enrolment = report.legitimate.find((r) => r.scenario.startsWith('factor enrolment'));
+    expect(enrolment?.peaks.SignInRateLimit).toBe('3/10 per 600 s');
   });
 
   it('still stop password guessing, oversize bodies and one address hammering an API', () => {
@@ -323,6 +338,37 @@ describe('the WAF checks fail on the defects they target', () => {
       expect(message).toMatch(
         /identity\.clientCredentialsRateLimit: must allow a higher rate than signInRateLimit/,
       );
+    });
+  });
+
+  describe('5. account recovery is not rate-limited', () => {
+    it('reports recovery guessing let through without the recovery rule on the public API', async () => {
+      const problems = await problemsWith('Api', (t) => {
+        const acl = publicAcl(t) as Json;
+        acl.Properties.Rules = acl.Properties.Rules.filter(
+          (r: { Name: string }) => r.Name !== 'RecoveryRateLimit',
+        );
+      });
+      expect(problems).toEqual([
+        expect.stringMatching(
+          /^abuse not stopped as expected: recovery guessing through the API: 20 POST \/v1\/auth\/recover .* got none blocked/,
+        ),
+      ]);
+    });
+
+    it('reports re-spelled guesses slipping past a rule that matches the path as sent', async () => {
+      const problems = await problemsWith('Api', (t) => {
+        const rule = ruleOf(publicAcl(t) as Json, 'RecoveryRateLimit');
+        for (const s of rule.Statement.RateBasedStatement.ScopeDownStatement.AndStatement.Statements)
+          if (s.RegexMatchStatement)
+            s.RegexMatchStatement.TextTransformations = [{ Priority: 0, Type: 'NONE' }];
+      });
+      expect(problems).toEqual([
+        // The ten re-spelled guesses are not counted, so the ten plain ones stay within the limit.
+        expect.stringMatching(
+          /^abuse not stopped as expected: recovery guessing .* expected 10 blocked by RecoveryRateLimit \(429\); got none blocked/,
+        ),
+      ]);
     });
   });
 

@@ -27,6 +27,7 @@ import { migratedDatabase } from '../../support/database';
 import type { EventInit } from '../../support/lambda';
 import { startPostgres, type TestPostgres } from '../../support/postgres';
 import { machineClaims, userClaims } from '../../support/principals';
+import { type PreparedCodes, prepareCodes, seedRecoverableUser } from '../../support/recovery-fixtures';
 import { type S3Server, startS3Server } from '../../support/s3-server';
 
 // ---- DESIGN.md, "Identity and access", as data ------------------------------------------------------------
@@ -45,7 +46,12 @@ type Ownership = 'none' | 'own' | 'others';
 type Decision = 'allow' | 'deny';
 
 type Rule =
-  | { readonly public: true; readonly resource: 'none' }
+  | {
+      readonly public: true;
+      readonly resource: 'none';
+      /** `false`: for people only, off the machine API (account recovery). @default served to machines too */
+      readonly machines?: false;
+    }
   | {
       readonly public: false;
       readonly resource: Resource;
@@ -68,6 +74,16 @@ const POLICY: Record<RouteId, Rule> = {
   getHealth: { public: true, resource: 'none' },
   // … own profile (every signed-in caller, whatever their scope)
   getMe: { public: false, resource: 'none', role: 'guest', scopes: ANY_SCOPE, machines: true },
+  // … own profile: a person's MFA recovery codes (machines have no MFA to recover)
+  createRecoveryCodes: {
+    public: false,
+    resource: 'none',
+    role: 'guest',
+    scopes: ANY_SCOPE,
+    machines: false,
+  },
+  // Anyone may try to recover an account: the password and a code are the credentials (people only).
+  recoverAccount: { public: true, resource: 'none', machines: false },
   // user: get own files (a read: files.read); manager: anyone's
   getFile: {
     public: false,
@@ -238,12 +254,14 @@ let tables: AdminTables;
 
 let s3Server: S3Server;
 let uploads: LocalUploads;
+let prepared: PreparedCodes;
 
 beforeAll(async () => {
   server = await startPostgres();
   const db = await migratedDatabase(server, 'matrix');
   process.env.DATABASE_URL = db.appUrl;
   tables = new AdminTables(db.adminUrl);
+  prepared = await prepareCodes();
   s3Server = await startS3Server({ buckets: [...LOCAL_BUCKETS] });
   uploads = startLocalUploads(s3Server, {
     maxUploadBytes: 1024 ** 3,
@@ -299,6 +317,19 @@ const ownerOf = (caller: Caller, ownership: Ownership) => (ownership === 'own' ?
 const REQUESTS: Record<RouteId, (caller: Caller, ownership: Ownership) => Promise<EventInit>> = {
   getHealth: async () => ({}),
   getMe: async () => ({}),
+  createRecoveryCodes: async () => ({}),
+  // A person who lost their authenticator, with a code issued earlier: a fresh one for every caller.
+  recoverAccount: async () => {
+    const user = await seedRecoverableUser(aws, tables, prepared);
+    return {
+      headers: JSON_HEADERS,
+      body: JSON.stringify({
+        username: user.email,
+        password: user.password,
+        code: prepared.codes[0]?.display,
+      }),
+    };
+  },
   getFile: async (caller, ownership) => ({
     pathParameters: { id: await seedFile(ownerOf(caller, ownership)) },
   }),
@@ -414,7 +445,7 @@ beforeAll(async () => {
       }
     }
   }
-}, 60_000);
+}, 120_000);
 
 describe('authorization matrix (DESIGN.md "Identity and access" × the route table)', () => {
   it('covers every route with every caller', () => {
@@ -432,7 +463,7 @@ describe('authorization matrix (DESIGN.md "Identity and access" × the route tab
       if (rule.public) {
         expect({ id: route.operationId, auth: route.auth }).toEqual({
           id: route.operationId,
-          auth: { kind: 'public' },
+          auth: rule.machines === false ? { kind: 'public', machines: false } : { kind: 'public' },
         });
         continue;
       }

@@ -202,7 +202,9 @@ export const permissionsOf = (call: AwsCall): string[] =>
 /**
  * Compares `fn`'s declared calls (in a stage: `calls`, from `callsOf`) with what its bundle can make. Runtime
  * calls other than a signed RDS token (logs, X-Ray, network interfaces) are made by the Lambda runtime for
- * every function and are not in any bundle.
+ * every function and are not in any bundle. A call `fn` declares for other stages only (its `when`, e.g. SES where
+ * the stage has a sender) is declared all the same: the one bundle holds it in every stage, and sends it only
+ * where the stage configures what it needs.
  */
 export function compareDeclaration(
   fn: FunctionDeclaration,
@@ -216,7 +218,7 @@ export function compareDeclaration(
       : call.runtime === 'rds-iam-token'
         ? bundle.signsRdsTokens
         : true;
-  const declared = new Set(calls.map(callName));
+  const declared = new Set([...calls, ...(fn.calls ?? []).filter((c) => c.when !== undefined)].map(callName));
   const undeclared = [...sent].filter((name) => !declared.has(name));
   if (bundle.signsRdsTokens && !declared.has('runtime rds-iam-token'))
     undeclared.push('runtime rds-iam-token');

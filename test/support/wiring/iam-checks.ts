@@ -505,6 +505,24 @@ class Builder {
         const poolArn = this.resolver.getAtt(pool.stack, pool.logicalId, 'Arn') as string;
         return [{ arn: poolArn, label: poolArn }];
       }
+      case 'ses-identity-from-env':
+      case 'ses-configuration-set-from-env': {
+        // SES authorizes SendEmail on the identity that verifies the From address (the stage config names it) and
+        // on the configuration set named, both in the sender's region.
+        const from = this.env(fn, 'CITADEL_SES_FROM_ADDRESS');
+        const region = this.env(fn, 'CITADEL_SES_REGION');
+        const ses = this.stage.config.identity.ses;
+        if (!ses || ses.fromAddress !== from)
+          throw new UnresolvableError(
+            `${fn.declaration.id} sends as ${from}, which is not the stage's SES sender`,
+          );
+        const resource =
+          target.kind === 'ses-identity-from-env'
+            ? `identity/${ses.identity}`
+            : `configuration-set/${this.env(fn, 'CITADEL_SES_CONFIGURATION_SET')}`;
+        const sesArn = `arn:aws:ses:${region}:${this.account}:${resource}`;
+        return [{ arn: sesArn, label: sesArn, context: { 'ses:FromAddress': from } }];
+      }
       case 'api-keys':
         return [{ arn: `arn:aws:apigateway:${this.region}::/apikeys`, label: '/apikeys' }];
       case 'api-key':

@@ -32,6 +32,8 @@ const ENDPOINT_SERVICE: Record<SdkClient, string> = {
   Backup: 'backup',
   EC2: 'ec2',
   GuardDuty: 'guardduty',
+  // SES API v2 (`email.<region>.amazonaws.com`): only the recovery control function calls it, outside the VPC.
+  SESv2: 'email',
 };
 
 export type PathKind = 'interface-endpoint' | 'gateway-endpoint' | 'nat';

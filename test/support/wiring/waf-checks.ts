@@ -11,13 +11,16 @@ import type { WafRequest } from './waf-evaluator';
 import {
   clientCredentialsFlood,
   disguisedGuessing,
+  factorEnrolment,
   hammering,
   largestUploadCalls,
   machineClientTokens,
   officeBehindOneAddress,
+  officeRecoveries,
   oversizeBodies,
   passwordGuessing,
   premiumAtFullRate,
+  recoveryGuessing,
   run,
   type ScenarioResult,
   srpGuessing,
@@ -108,6 +111,18 @@ export async function wafChecks(input: StageInput): Promise<WafCheckReport> {
     ),
     run(
       found,
+      'publicApi',
+      'office recoveries: 5 attempts (3 people, 2 mistyped codes) from one address in 10 minutes, with page polling',
+      officeRecoveries(stage),
+    ),
+    run(
+      found,
+      'userPool',
+      'factor enrolment: a phone and an email verified (one mistyped code), the preference set, refreshes',
+      factorEnrolment(config),
+    ),
+    run(
+      found,
       'userPool',
       `20 machine clients behind one address: client-credentials tokens every ${config.identity.tokenValidityMinutes - 1} min for 2 hours`,
       await machineClientTokens(config),
@@ -156,6 +171,7 @@ export async function wafChecks(input: StageInput): Promise<WafCheckReport> {
   const cc = config.identity.clientCredentialsRateLimit;
   const guesses = over(found, 'userPool', 'SignInRateLimit', signIn);
   const floods = over(found, 'userPool', 'ClientCredentialsRateLimit', cc);
+  const recoveryGuesses = over(found, 'publicApi', 'RecoveryRateLimit', signIn);
   const publicHammer = over(found, 'publicApi', 'PerIpRateLimit', config.api.perIpRateLimit);
   const machineHammer = over(found, 'machineApi', 'PerIpRateLimit', config.api.machinePerIpRateLimit);
   const abuses: Abuse[] = [
@@ -189,6 +205,14 @@ export async function wafChecks(input: StageInput): Promise<WafCheckReport> {
       requests: clientCredentialsFlood(floods),
       rule: 'ClientCredentialsRateLimit',
       blocked: floods - cc.limit,
+      status: 429,
+    },
+    {
+      scenario: `recovery guessing through the API: ${recoveryGuesses} POST /v1/auth/recover in a minute, half of them re-spelled`,
+      acl: 'publicApi',
+      requests: recoveryGuessing(stage, recoveryGuesses),
+      rule: 'RecoveryRateLimit',
+      blocked: recoveryGuesses - signIn.limit,
       status: 429,
     },
     ...bodies('publicApi'),

@@ -461,6 +461,99 @@ export function officeBehindOneAddress(config: StageConfig): WafRequest[] {
   return out.sort((a, b) => a.at - b.at);
 }
 
+/** A recovery request as the SPA sends it (no token: the route is public), with a body of realistic size. */
+function recoveryRequest(stage: StageName, at: number, ip: string, what: string, path?: string): WafRequest {
+  const body = JSON.stringify({
+    username: `person.${randomBytes(4).toString('hex')}@example.com`,
+    password: `${b64url(12)}-Aa1!`,
+    code: 'abcd-efgh-jkmn',
+  });
+  return {
+    at,
+    ip,
+    method: 'POST',
+    path: path ?? `/${stage}/v1/auth/recover`,
+    headers: {
+      ...BROWSER_HEADERS,
+      host: new URL(API).host,
+      accept: 'application/json, application/problem+json',
+      'content-type': 'application/json',
+      'content-length': String(body.length),
+    },
+    body,
+    what,
+  };
+}
+
+/**
+ * People behind one office address who lost their phones, recovering within ten minutes: three succeed at once,
+ * two mistype their code first (five attempts in all), plus the office's page polling.
+ */
+export function officeRecoveries(stage: StageName): WafRequest[] {
+  const ip = '198.51.100.8';
+  const attempts = [0, 40, 41, 200, 320].map((at) => recoveryRequest(stage, at, ip, 'POST /v1/auth/recover'));
+  const token = accessToken();
+  const polls = Array.from({ length: 120 }, (_, i) => ({
+    at: i * 5,
+    ip,
+    method: 'GET',
+    path: `/${stage}/v1/me`,
+    headers: {
+      ...BROWSER_HEADERS,
+      host: new URL(API).host,
+      accept: 'application/json, application/problem+json',
+      authorization: `Bearer ${token}`,
+    },
+    what: 'GET /v1/me',
+  }));
+  return [...attempts, ...polls].sort((a, b) => a.at - b.at);
+}
+
+/**
+ * A person adding an SMS and an email factor with a managed-login token, behind the office address: texted and
+ * emailed codes (one mistyped), then the factor preference. Token refreshes on the side are not counted.
+ */
+export function factorEnrolment(config: StageConfig): WafRequest[] {
+  const ip = '198.51.100.7';
+  const AccessToken = accessToken();
+  const call = (at: number, operation: string, body: object): WafRequest => ({
+    at,
+    ip,
+    what: `enrolment: ${operation}`,
+    ...cognitoApi(operation, body),
+  });
+  const out = [
+    call(0, 'UpdateUserAttributes', { AccessToken, UserAttributes: [{ Name: 'phone_number', Value: '' }] }),
+    call(40, 'VerifyUserAttribute', { AccessToken, AttributeName: 'phone_number', Code: '' }),
+    call(70, 'VerifyUserAttribute', { AccessToken, AttributeName: 'phone_number', Code: '' }),
+    call(90, 'GetUserAttributeVerificationCode', { AccessToken, AttributeName: 'email' }),
+    call(130, 'VerifyUserAttribute', { AccessToken, AttributeName: 'email', Code: '' }),
+    call(150, 'SetUserMFAPreference', {
+      AccessToken,
+      SMSMfaSettings: { Enabled: true, PreferredMfa: false },
+      EmailMfaSettings: { Enabled: config.identity.mfaSecondFactors.email, PreferredMfa: false },
+    }),
+  ];
+  for (let t = 0; t < 600; t += 60) out.push(refresh(t / 60, t, ip, clientId()));
+  return out.sort((a, b) => a.at - b.at);
+}
+
+/**
+ * Guessing recovery codes (or passwords) through the API: `count` recoveries from one address within a minute,
+ * every other one spelled so API Gateway still routes it (URL-encoded letters, a doubled slash).
+ */
+export function recoveryGuessing(stage: StageName, count: number): WafRequest[] {
+  return Array.from({ length: count }, (_, i) =>
+    recoveryRequest(
+      stage,
+      (i * 60) / count,
+      '192.0.2.70',
+      i % 2 === 0 ? 'guess: POST /v1/auth/recover' : 'guess: POST /v1/auth/%72ecover (encoded, //)',
+      i % 2 === 0 ? undefined : `/${stage}//v1/auth/%72%65cover`,
+    ),
+  );
+}
+
 export const MACHINE_CLIENTS = 20;
 
 /**
