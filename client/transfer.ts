@@ -159,6 +159,9 @@ function partStream(input: PutPartInput): Readable {
   return createReadStream(input.path, { start, end: start + input.length - 1, highWaterMark: CHUNK });
 }
 
+/** Settles a part's promise once: the first error or ETag wins. */
+type Settle = (error: Error | undefined, etag?: string) => void;
+
 /**
  * PUTs one part: its bytes (a file range read with `fs.createReadStream({start, end})`, a Blob or a buffer)
  * piped into an `http(s).request` with an explicit Content-Length. Resolves with S3's ETag. A refusal is a
@@ -170,7 +173,7 @@ export function putPart(input: PutPartInput): Promise<string> {
   const transport = url.protocol === 'https:' ? https : http;
   return new Promise<string>((resolve, reject) => {
     let settled = false;
-    const settle = (error: Error | undefined, etag?: string) => {
+    const settle: Settle = (error, etag) => {
       if (settled) return;
       settled = true;
       if (error) reject(error);
@@ -183,97 +186,112 @@ export function putPart(input: PutPartInput): Promise<string> {
       headers: { 'content-length': String(input.length) },
     });
     const file = partStream(input);
-    let read = 0;
-    file.on('data', (chunk) => {
-      read += chunk.length;
-      input.onBytes?.(chunk.length);
-    });
-    file.on('end', () => {
-      if (read !== input.length) {
-        const error = new FileChangedError(
-          `${input.path ?? 'the source'} changed while uploading: part ${input.partNumber} should have ${input.length} bytes from offset ${input.start ?? 0}, the ${input.path ? 'file' : 'source'} had ${read}. Start the upload again.`,
-        );
-        settle(error);
-        req.destroy(error);
-      }
-    });
-    file.on('error', (cause) => {
-      // A file-backed Blob (fs.openAsBlob) refuses to be read once the file changed.
-      const error =
-        cause.name === 'NotReadableError'
-          ? new FileChangedError(
-              `the source changed while uploading: part ${input.partNumber} could not be read (${cause.message}). Start the upload again.`,
-            )
-          : cause;
-      settle(error);
-      req.destroy(error);
-    });
-    // The socket's idle timer, paused while the rate limiter holds the bytes back (with many parts in flight
-    // and a low rate, each waits its turn far longer than any network stall would last).
-    const idleMs = input.idleTimeoutMs ?? 120_000;
-    let socket: Socket | undefined;
-    let holding = false;
-    const armIdle = () => {
-      if (socket && !socket.connecting && !socket.destroyed) socket.setTimeout(holding ? 0 : idleMs);
-    };
-    const onIdle = () => req.destroy(idleTimeout(`part ${input.partNumber}`));
-    req.on('socket', (s: Socket) => {
-      socket = s;
-      s.on('timeout', onIdle);
-      if (s.connecting) s.once('connect', armIdle);
-      else armIdle();
-    });
-    req.on('response', async (res) => {
-      const status = res.statusCode ?? 0;
-      const text = await readSmallBody(res);
-      if (status >= 200 && status < 300) {
-        const etag = res.headers.etag;
-        if (!etag)
-          return settle(
-            new StorageRequestError(
-              `part ${input.partNumber}: S3 returned no ETag`,
-              status,
-              undefined,
-              undefined,
-              undefined,
-            ),
-          );
-        return settle(undefined, etag);
-      }
-      // S3 answered before reading the whole body (e.g. a 403): stop sending it.
-      file.destroy();
-      const s3 = parseS3Error(text);
-      settle(
-        new StorageRequestError(
-          describePartRefusal(input, status, s3),
-          status,
-          s3.code,
-          s3.message,
-          s3.requestId ?? (res.headers['x-amz-request-id'] as string | undefined),
-        ),
-      );
-      req.destroy();
-    });
+    watchSource(input, file, req, settle);
+    const idle = watchIdle(input, req);
+    req.on('response', (res) => void answered(input, res, file, req, settle));
     req.on('error', (error) => settle(error));
     const throttle = input.limiter?.stream({
-      holding: () => {
-        holding = true;
-        armIdle();
-      },
-      released: () => {
-        holding = false;
-        armIdle();
-      },
+      holding: () => idle.hold(true),
+      released: () => idle.hold(false),
     });
     // pipe() never closes its source: when the request ends early (refused, aborted, failed), close the file.
     req.on('close', () => {
-      socket?.off('timeout', onIdle);
+      idle.stop();
       throttle?.destroy();
       if (!file.destroyed) file.destroy();
     });
     if (throttle) file.pipe(throttle).pipe(req);
     else file.pipe(req);
   });
+}
+
+/** Counts the part's bytes as they are read; a source that ends short or fails to read changed under us. */
+function watchSource(input: PutPartInput, file: Readable, req: http.ClientRequest, settle: Settle): void {
+  let read = 0;
+  file.on('data', (chunk) => {
+    read += chunk.length;
+    input.onBytes?.(chunk.length);
+  });
+  file.on('end', () => {
+    if (read !== input.length) {
+      const error = new FileChangedError(
+        `${input.path ?? 'the source'} changed while uploading: part ${input.partNumber} should have ${input.length} bytes from offset ${input.start ?? 0}, the ${input.path ? 'file' : 'source'} had ${read}. Start the upload again.`,
+      );
+      settle(error);
+      req.destroy(error);
+    }
+  });
+  file.on('error', (cause) => {
+    // A file-backed Blob (fs.openAsBlob) refuses to be read once the file changed.
+    const error =
+      cause.name === 'NotReadableError'
+        ? new FileChangedError(
+            `the source changed while uploading: part ${input.partNumber} could not be read (${cause.message}). Start the upload again.`,
+          )
+        : cause;
+    settle(error);
+    req.destroy(error);
+  });
+}
+
+/**
+ * The socket's idle timer, paused while the rate limiter holds the bytes back (with many parts in flight and a
+ * low rate, each waits its turn far longer than any network stall would last).
+ */
+function watchIdle(input: PutPartInput, req: http.ClientRequest) {
+  const idleMs = input.idleTimeoutMs ?? 120_000;
+  let socket: Socket | undefined;
+  let holding = false;
+  const arm = () => {
+    if (socket && !socket.connecting && !socket.destroyed) socket.setTimeout(holding ? 0 : idleMs);
+  };
+  const onIdle = () => req.destroy(idleTimeout(`part ${input.partNumber}`));
+  req.on('socket', (s: Socket) => {
+    socket = s;
+    s.on('timeout', onIdle);
+    if (s.connecting) s.once('connect', arm);
+    else arm();
+  });
+  return {
+    hold(on: boolean) {
+      holding = on;
+      arm();
+    },
+    stop: () => socket?.off('timeout', onIdle),
+  };
+}
+
+/** S3's answer to a part: its ETag, or a refusal naming S3's code (and the rest of the body is not sent). */
+async function answered(
+  input: PutPartInput,
+  res: http.IncomingMessage,
+  file: Readable,
+  req: http.ClientRequest,
+  settle: Settle,
+): Promise<void> {
+  const status = res.statusCode ?? 0;
+  const text = await readSmallBody(res);
+  if (status >= 200 && status < 300) {
+    const etag = res.headers.etag;
+    if (!etag) {
+      const error = `part ${input.partNumber}: S3 returned no ETag`;
+      return settle(new StorageRequestError(error, status, undefined, undefined, undefined));
+    }
+    return settle(undefined, etag);
+  }
+  // S3 answered before reading the whole body (e.g. a 403): stop sending it.
+  file.destroy();
+  const s3 = parseS3Error(text);
+  settle(
+    new StorageRequestError(
+      describePartRefusal(input, status, s3),
+      status,
+      s3.code,
+      s3.message,
+      s3.requestId ?? (res.headers['x-amz-request-id'] as string | undefined),
+    ),
+  );
+  req.destroy();
 }
 
 function describePartRefusal(input: PutPartInput, status: number, s3: S3ErrorBody): string {

@@ -182,54 +182,133 @@ export function citadelUppyOptions(
   client: CitadelClient,
   options: CitadelUppyHelperOptions = {},
 ): CitadelUppyOptions {
-  const batchSize = Math.min(MAX_SIGN_BATCH, Math.max(1, Math.floor(options.signBatchSize ?? DEFAULT_BATCH)));
-  const fallbackType = options.defaultContentType ?? 'application/octet-stream';
-  const now = options.now ?? Date.now;
-  let counter = 0;
-  /** Placeholder key → what to declare: Uppy's create and put requests carry only the key. */
-  const placeholders = new Map<string, Placeholder>();
-  /** `${key} ${uploadId}` → the upload's part URLs. */
-  const sessions = new Map<string, Session>();
+  const state = new UppySigner(client, options);
+  const helper: CitadelUppyOptions = {
+    shouldUseMultipart: (file) => (file.size ?? 0) >= MIN_PART_BYTES,
+    getChunkSize: (file) => partSizeFor(file.size),
+    generateObjectKey: (file) => state.placeholderFor(file),
+    signRequest: (request) => state.signRequest(request),
+  };
+  memoryOf.set(helper, () => state.memory());
+  return helper;
+}
 
-  const sign = (body: SignUploadRequestInput) => client.signUploadRequest(body);
-  const answer = (signed: SignedUploadRequest, key?: string): UppyPresigned => ({
-    url: signed.url,
-    headers: { ...signed.headers },
-    ...(key ? { key } : {}),
-  });
+/** What one helper remembers between Uppy's calls, and how it answers each of them. */
+class UppySigner {
+  private readonly batchSize: number;
+  private readonly fallbackType: string;
+  private readonly now: () => number;
+  private counter = 0;
+  /** Placeholder key → what to declare: Uppy's create and put requests carry only the key. */
+  private readonly placeholders = new Map<string, Placeholder>();
+  /** `${key} ${uploadId}` → the upload's part URLs. */
+  private readonly sessions = new Map<string, Session>();
+  private nextSweep = 0;
+
+  constructor(
+    private readonly client: CitadelClient,
+    private readonly options: CitadelUppyHelperOptions,
+  ) {
+    this.batchSize = Math.min(
+      MAX_SIGN_BATCH,
+      Math.max(1, Math.floor(options.signBatchSize ?? DEFAULT_BATCH)),
+    );
+    this.fallbackType = options.defaultContentType ?? 'application/octet-stream';
+    this.now = options.now ?? Date.now;
+  }
+
+  memory(): UppyHelperMemory {
+    let signedDeclarations = 0;
+    for (const p of this.placeholders.values()) if (p.signed) signedDeclarations++;
+    return { files: this.placeholders.size, signedDeclarations, uploads: this.sessions.size };
+  }
+
+  /** `generateObjectKey`: a placeholder key, with the file's declaration remembered under it. */
+  placeholderFor(file: UppyFileLike): string {
+    this.sweep();
+    const key = `${PENDING_PREFIX}${++this.counter}-${file.id}`;
+    this.placeholders.set(key, {
+      declaration: {
+        filename: file.name || 'upload',
+        size: file.size ?? 0,
+        contentType: normalizeMediaType(file.type) ?? this.fallbackType,
+      },
+      keepUntil: this.retainAfter(0, this.now()),
+    });
+    return key;
+  }
+
+  /** `signRequest`: each request Uppy builds, presigned by the API's signing route. */
+  async signRequest(request: UppySigningRequest): Promise<UppyPresigned> {
+    this.sweep();
+    const { method, key, uploadId, partNumber } = request;
+    if (!uploadId) {
+      if (method === 'POST') return this.declare('create', key);
+      if (method === 'PUT') return this.declare('put', key);
+      throw new Error(
+        `Citadel does not sign ${method} ${key}: delete a stored file with DELETE /v1/files/{id} instead.`,
+      );
+    }
+    if (method === 'PUT' && partNumber !== undefined) return this.signPart(key, uploadId, partNumber);
+    const id = `${key} ${uploadId}`;
+    if (method === 'GET') {
+      // Uppy lists parts when it resumes after a failure: a URL that failed may be cached, so start afresh.
+      this.sessionOf(key, uploadId).urls.clear();
+      return answer(await this.sign({ operation: 'list', key, uploadId }));
+    }
+    if (method === 'POST' || method === 'DELETE') {
+      const signed = await this.sign({ operation: method === 'POST' ? 'complete' : 'abort', key, uploadId });
+      const placeholder = this.sessions.get(id)?.placeholder;
+      if (placeholder !== undefined) this.placeholders.delete(placeholder);
+      this.sessions.delete(id);
+      return answer(signed);
+    }
+    throw new Error(`Citadel does not sign ${method} ${key} for upload ${uploadId}.`);
+  }
+
+  private sign(body: SignUploadRequestInput): Promise<SignedUploadRequest> {
+    return this.client.signUploadRequest(body);
+  }
+
   /** `until` moved to at least `at` plus the retention. */
-  const retainAfter = (until: number, at: number) => Math.max(until, at + UPPY_HELPER_RETAIN_MS);
+  private retainAfter(until: number, at: number): number {
+    return Math.max(until, at + UPPY_HELPER_RETAIN_MS);
+  }
 
   /** Drops signed answers whose URL expired, and what was not used within the retention. */
-  let nextSweep = 0;
-  const sweep = () => {
-    const t = now();
-    if (t < nextSweep) return;
-    nextSweep = t + SWEEP_INTERVAL_MS;
-    for (const [key, p] of placeholders) {
+  private sweep(): void {
+    const t = this.now();
+    if (t < this.nextSweep) return;
+    this.nextSweep = t + SWEEP_INTERVAL_MS;
+    for (const [key, p] of this.placeholders) {
       if (p.signedExpires !== undefined && p.signedExpires <= t) {
         p.signed = undefined;
         p.signedExpires = undefined;
       }
       // A declaration still being signed has no expiry yet: it stays.
       if (p.keepUntil <= t && (p.signed === undefined || p.signedExpires !== undefined))
-        placeholders.delete(key);
+        this.placeholders.delete(key);
     }
-    for (const [id, s] of sessions) if (s.keepUntil <= t && !s.urls?.signing) sessions.delete(id);
-  };
+    for (const [id, s] of this.sessions) if (s.keepUntil <= t && !s.urls?.signing) this.sessions.delete(id);
+  }
+
+  /** The placeholder Uppy names in `create`/`put`, or an error saying why the helper does not know it. */
+  private placeholderOf(operation: 'create' | 'put', key: string): Placeholder {
+    const placeholder = this.placeholders.get(key);
+    if (placeholder) return placeholder;
+    const forgotten =
+      key.startsWith(PENDING_PREFIX) && Number.parseInt(key.slice(PENDING_PREFIX.length), 10) <= this.counter;
+    const what = operation === 'put' ? 'upload' : 'create an upload for';
+    throw new Error(
+      forgotten
+        ? `Uppy asked to ${what} "${key}", a file this helper forgot: its URLs expired over ${UPPY_HELPER_RETAIN_MS / 60_000} minutes ago. Remove the file and add it again.`
+        : `Uppy asked to ${what} "${key}", a key this helper did not name: keep its generateObjectKey.`,
+    );
+  }
 
   /** `create` or `put` for a placeholder key: declares the file; the server's key replaces the placeholder. */
-  const declare = async (operation: 'create' | 'put', key: string): Promise<UppyPresigned> => {
-    const placeholder = placeholders.get(key);
-    if (!placeholder) {
-      const forgotten =
-        key.startsWith(PENDING_PREFIX) && Number.parseInt(key.slice(PENDING_PREFIX.length), 10) <= counter;
-      throw new Error(
-        forgotten
-          ? `Uppy asked to ${operation === 'put' ? 'upload' : 'create an upload for'} "${key}", a file this helper forgot: its URLs expired over ${UPPY_HELPER_RETAIN_MS / 60_000} minutes ago. Remove the file and add it again.`
-          : `Uppy asked to ${operation === 'put' ? 'upload' : 'create an upload for'} "${key}", a key this helper did not name: keep its generateObjectKey.`,
-      );
-    }
+  private async declare(operation: 'create' | 'put', key: string): Promise<UppyPresigned> {
+    const placeholder = this.placeholderOf(operation, key);
     const { declaration } = placeholder;
     if (declaration.size < 1)
       throw new Error(`${declaration.filename} is empty; Citadel stores no empty files.`);
@@ -238,68 +317,77 @@ export function citadelUppyOptions(
         `${declaration.filename} is ${declaration.size} bytes; files of ${MIN_PART_BYTES} bytes and more go multipart: keep this helper's shouldUseMultipart.`,
       );
     }
-    placeholder.keepUntil = retainAfter(placeholder.keepUntil, now());
-    let pending = placeholder.signed;
-    const reused = pending !== undefined;
-    if (!pending) {
-      const signing = (async () => {
-        const signed = await sign({ operation, ...declaration });
-        const expires = Date.parse(signed.expiresAt);
-        placeholder.keepUntil = retainAfter(placeholder.keepUntil, expires);
-        if (operation === 'create') {
-          // Uppy learns S3's upload id only from S3's answer; the session is keyed by it on first use.
-          sessions.set(`${signed.key} `, {
-            placeholder: key,
-            partCount: partCountFor(declaration.size, partSizeFor(declaration.size)),
-            keepUntil: retainAfter(0, expires),
-          });
-        }
-        options.onUploadCreated?.({ id: signed.fileId, key: signed.key, filename: declaration.filename });
-        return signed;
-      })();
-      signing.then(
-        (signed) => {
-          if (placeholder.signed === signing) placeholder.signedExpires = Date.parse(signed.expiresAt);
-        },
-        () => {
-          if (placeholder.signed === signing) placeholder.signed = undefined;
-        },
-      );
-      placeholder.signed = signing;
-      pending = signing;
-    }
+    placeholder.keepUntil = this.retainAfter(placeholder.keepUntil, this.now());
+    const reused = placeholder.signed !== undefined;
+    const pending = placeholder.signed ?? this.signDeclaration(operation, key, placeholder);
     const signed = await pending;
-    if (reused && Date.parse(signed.expiresAt) - EXPIRY_MARGIN_MS < now()) {
+    if (reused && Date.parse(signed.expiresAt) - EXPIRY_MARGIN_MS < this.now()) {
       // Signed long ago and never used (a long pause before S3 was reached): declare afresh.
       if (placeholder.signed === pending) {
         placeholder.signed = undefined;
         placeholder.signedExpires = undefined;
       }
-      return declare(operation, key);
+      return this.declare(operation, key);
     }
     return answer(signed, signed.key);
-  };
+  }
 
-  /** Drops what was remembered for a placeholder key once its upload needs it no more. */
-  const forget = (placeholder: string | undefined) => {
-    if (placeholder !== undefined) placeholders.delete(placeholder);
-  };
+  /** Signs a declaration once; Uppy may ask again (after a pause) and gets the same answer until it expires. */
+  private signDeclaration(
+    operation: 'create' | 'put',
+    key: string,
+    placeholder: Placeholder,
+  ): Promise<SignedUploadRequest> {
+    const { declaration } = placeholder;
+    const signing = (async () => {
+      const signed = await this.sign({ operation, ...declaration });
+      const expires = Date.parse(signed.expiresAt);
+      placeholder.keepUntil = this.retainAfter(placeholder.keepUntil, expires);
+      if (operation === 'create') {
+        // Uppy learns S3's upload id only from S3's answer; the session is keyed by it on first use.
+        this.sessions.set(`${signed.key} `, {
+          placeholder: key,
+          partCount: partCountFor(declaration.size, partSizeFor(declaration.size)),
+          keepUntil: this.retainAfter(0, expires),
+        });
+      }
+      this.options.onUploadCreated?.({ id: signed.fileId, key: signed.key, filename: declaration.filename });
+      return signed;
+    })();
+    signing.then(
+      (signed) => {
+        if (placeholder.signed === signing) placeholder.signedExpires = Date.parse(signed.expiresAt);
+      },
+      () => {
+        if (placeholder.signed === signing) placeholder.signed = undefined;
+      },
+    );
+    placeholder.signed = signing;
+    return signing;
+  }
 
   /** The session of `key` + `uploadId`; one created for `key` before S3 returned the upload id is adopted. */
-  const sessionOf = (key: string, uploadId: string) => {
+  private sessionOf(key: string, uploadId: string) {
     const id = `${key} ${uploadId}`;
-    let s = sessions.get(id);
+    let s = this.sessions.get(id);
     if (!s) {
-      const created = sessions.get(`${key} `);
-      sessions.delete(`${key} `);
+      const created = this.sessions.get(`${key} `);
+      this.sessions.delete(`${key} `);
       s = created ?? { partCount: undefined, keepUntil: 0 };
-      sessions.set(id, s);
+      this.sessions.set(id, s);
     }
     const session = s;
-    session.keepUntil = retainAfter(session.keepUntil, now());
-    session.urls ??= new PartUrlCache<SignedPartUrl>({
+    session.keepUntil = this.retainAfter(session.keepUntil, this.now());
+    session.urls ??= this.partUrls(session, key, uploadId);
+    return { session, urls: session.urls };
+  }
+
+  /** A session's part URLs, signed in batches: this part and the next ones Uppy will ask for. */
+  private partUrls(session: Session, key: string, uploadId: string): PartUrlCache<SignedPartUrl> {
+    const { batchSize } = this;
+    return new PartUrlCache<SignedPartUrl>({
       sign: async (partNumbers) => {
-        const signed = await sign({ operation: 'parts', key, uploadId, partNumbers });
+        const signed = await this.sign({ operation: 'parts', key, uploadId, partNumbers });
         return {
           ...signed,
           parts: signed.parts ?? [{ partNumber: partNumbers[0] as number, url: signed.url }],
@@ -311,19 +399,18 @@ export function citadelUppyOptions(
         return Array.from({ length: last - n }, (_, i) => n + 1 + i);
       },
       batchSize,
-      now,
+      now: this.now,
       // Just signed: used even if the server's clock says it expires within the margin.
       acceptJustSigned: true,
       onSigned: (_, expires) => {
-        session.keepUntil = retainAfter(session.keepUntil, expires);
+        session.keepUntil = this.retainAfter(session.keepUntil, expires);
       },
     });
-    return { session, urls: session.urls };
-  };
+  }
 
   /** How many parts an upload this helper did not create has (asked once, after signing proved ownership). */
-  const learnPartCount = (s: Session, key: string): Promise<void> => {
-    s.learning ??= client
+  private learnPartCount(s: Session, key: string): Promise<void> {
+    s.learning ??= this.client
       .getUpload(fileIdFromKey(key))
       .then((status) => {
         s.partCount = status.partCount ?? undefined;
@@ -332,61 +419,19 @@ export function citadelUppyOptions(
         s.learning = undefined; // batches stay single parts until it is known
       });
     return s.learning;
-  };
+  }
 
-  const signPart = async (key: string, uploadId: string, n: number): Promise<UppyPresigned> => {
-    const { session, urls } = sessionOf(key, uploadId);
+  private async signPart(key: string, uploadId: string, n: number): Promise<UppyPresigned> {
+    const { session, urls } = this.sessionOf(key, uploadId);
     const got = await urls.get(n);
-    if (session.partCount === undefined) await learnPartCount(session, key);
+    if (session.partCount === undefined) await this.learnPartCount(session, key);
     return { url: got.url, headers: { ...got.headers } };
-  };
-
-  const helper: CitadelUppyOptions = {
-    shouldUseMultipart: (file) => (file.size ?? 0) >= MIN_PART_BYTES,
-    getChunkSize: (file) => partSizeFor(file.size),
-    generateObjectKey: (file) => {
-      sweep();
-      const key = `${PENDING_PREFIX}${++counter}-${file.id}`;
-      placeholders.set(key, {
-        declaration: {
-          filename: file.name || 'upload',
-          size: file.size ?? 0,
-          contentType: normalizeMediaType(file.type) ?? fallbackType,
-        },
-        keepUntil: retainAfter(0, now()),
-      });
-      return key;
-    },
-    signRequest: async (request: UppySigningRequest): Promise<UppyPresigned> => {
-      sweep();
-      const { method, key, uploadId, partNumber } = request;
-      if (!uploadId) {
-        if (method === 'POST') return declare('create', key);
-        if (method === 'PUT') return declare('put', key);
-        throw new Error(
-          `Citadel does not sign ${method} ${key}: delete a stored file with DELETE /v1/files/{id} instead.`,
-        );
-      }
-      if (method === 'PUT' && partNumber !== undefined) return signPart(key, uploadId, partNumber);
-      const id = `${key} ${uploadId}`;
-      if (method === 'GET') {
-        // Uppy lists parts when it resumes after a failure: a URL that failed may be cached, so start afresh.
-        sessionOf(key, uploadId).urls.clear();
-        return answer(await sign({ operation: 'list', key, uploadId }));
-      }
-      if (method === 'POST' || method === 'DELETE') {
-        const signed = await sign({ operation: method === 'POST' ? 'complete' : 'abort', key, uploadId });
-        forget(sessions.get(id)?.placeholder);
-        sessions.delete(id);
-        return answer(signed);
-      }
-      throw new Error(`Citadel does not sign ${method} ${key} for upload ${uploadId}.`);
-    },
-  };
-  memoryOf.set(helper, () => {
-    let signedDeclarations = 0;
-    for (const p of placeholders.values()) if (p.signed) signedDeclarations++;
-    return { files: placeholders.size, signedDeclarations, uploads: sessions.size };
-  });
-  return helper;
+  }
 }
+
+/** Uppy's answer for a signed request: its URL, its headers and, for create/put, the server's key. */
+const answer = (signed: SignedUploadRequest, key?: string): UppyPresigned => ({
+  url: signed.url,
+  headers: { ...signed.headers },
+  ...(key ? { key } : {}),
+});
