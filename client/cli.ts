@@ -7,6 +7,7 @@
  * · 3 the scan verdict is not clean (or did not arrive in time) · 4 transfer failed (network, storage)
  * · 130 interrupted (an upload is kept for resuming, unless --no-resume; a download leaves nothing behind).
  */
+import { fstat, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,20 +15,31 @@ import { parseArgs } from 'node:util';
 import { type ApiFile, CitadelClient, clientCredentialsToken } from './client';
 import {
   CitadelProblemError,
+  DownloadTargetError,
   FileChangedError,
   isAbortError,
   ScanTimeoutError,
   StorageRequestError,
 } from './errors';
 import { parseByteSize } from './transfer';
-import { downloadFile, type UploadEvent, type UploadProgress, uploadFile } from './upload';
+import {
+  downloadFile,
+  type UploadEvent,
+  type UploadFileResult,
+  type UploadProgress,
+  type UploadSource,
+  uploadFile,
+} from './upload';
 
 const USAGE = `Usage: citadel <command> [options]
 
 Commands:
   upload <file>      Upload a file (resumable: run the same command again after an interruption)
-      --type <mime>        declared media type (default: sniffed from the bytes, else application/octet-stream)
-      --name <filename>    display name (default: the file's name)
+  upload -           Upload stdin (not resumable); a pipe needs --size
+      --type <mime>        declared media type (default: sniffed from the bytes, else application/octet-stream;
+                           stdin: application/octet-stream). The stage accepts only its listed types
+      --name <filename>    display name, at most 255 characters (default: the file's name; stdin: "stdin")
+      --size <bytes>       stdin only: its exact size, e.g. 1048576 or 3GiB
       --concurrency <n>    parts in flight (default 4)
       --no-wait            return once the upload is complete, without waiting for the scan verdict
       --scan-timeout <s>   longest wait for the verdict in seconds (default 900)
@@ -42,6 +54,7 @@ Commands:
       --all                every page
   download <id>      Download a clean file
       -o, --output <path>  file or directory (default: the file's name in the current directory)
+      --force              replace a file already there (without it, an existing file is left alone, exit 1)
   abort <id>         Abort an upload in progress
   rm <id>            Delete a file
 
@@ -62,14 +75,18 @@ Environment:
   CITADEL_CLIENT_ID, CITADEL_CLIENT_SECRET, CITADEL_TOKEN_ENDPOINT   client credentials (token fetched and cached)
   CITADEL_API_KEY        the machine client's API key, sent as x-api-key
 
-Exit codes: 0 ok, 1 usage or configuration, 2 API refusal, 3 scan verdict not clean, 4 transfer failed,
-130 interrupted.`;
+Exit codes: 0 ok, 1 usage, configuration or input (a missing, empty or existing file), 2 API refusal,
+3 scan verdict not clean, 4 transfer failed, 130 interrupted (with --json, a JSON document says what was kept).
+
+From npm, run it as \`npm run -s citadel -- …\`: without -s, npm prints its own header on stdout.`;
 
 export const EXIT = { ok: 0, usage: 1, refused: 2, notClean: 3, failed: 4, interrupted: 130 } as const;
 
 class UsageError extends Error {}
 /** The API URL or the token is missing or unusable: the message says which and how to give it. */
 class ConfigError extends UsageError {}
+/** A file to read or write is not usable (missing, a directory, empty, already there): the message says why. */
+class InputError extends UsageError {}
 
 const out = (text: string) => process.stdout.write(`${text}\n`);
 const err = (text: string) => process.stderr.write(`${text}\n`);
@@ -105,7 +122,7 @@ interface GlobalFlags {
   readonly token?: string;
 }
 
-/** Checks an API base URL: http(s), a host, no query or fragment (paths are appended to it). */
+/** Checks an API base URL: http(s), a host, no query or fragment (paths are appended to it); drops a trailing `/v1`. */
 function apiUrl(text: string, source: string): string {
   let url: URL;
   try {
@@ -121,7 +138,8 @@ function apiUrl(text: string, source: string): string {
     );
   if (url.search || url.hash)
     throw new ConfigError(`${source}: "${text}" has a query or fragment; give only the API's base URL.`);
-  return text;
+  // Every route starts with /v1: a base URL that already ends with it (copied from a route) means the API above.
+  return text.replace(/\/+$/, '').replace(/\/v1$/, '');
 }
 
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -458,27 +476,121 @@ function describeEvent(e: UploadEvent): string | undefined {
 
 type Connect = (flags: GlobalFlags) => CitadelClient;
 
-async function upload(args: string[], connect: Connect): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      ...GLOBAL_OPTIONS,
-      type: { type: 'string' },
-      name: { type: 'string' },
-      concurrency: { type: 'string' },
-      'no-wait': { type: 'boolean', default: false },
-      'scan-timeout': { type: 'string' },
-      'state-dir': { type: 'string' },
-      'no-resume': { type: 'boolean', default: false },
-      sha256: { type: 'boolean', default: false },
-      'limit-rate': { type: 'string' },
-    },
+const UPLOAD_OPTIONS = {
+  ...GLOBAL_OPTIONS,
+  type: { type: 'string' },
+  name: { type: 'string' },
+  size: { type: 'string' },
+  concurrency: { type: 'string' },
+  'no-wait': { type: 'boolean', default: false },
+  'scan-timeout': { type: 'string' },
+  'state-dir': { type: 'string' },
+  'no-resume': { type: 'boolean', default: false },
+  sha256: { type: 'boolean', default: false },
+  'limit-rate': { type: 'string' },
+} as const;
+
+type UploadFlags = ReturnType<
+  typeof parseArgs<{ options: typeof UPLOAD_OPTIONS; allowPositionals: true }>
+>['values'];
+
+/** What `upload` sends: a file path, or stdin (`-`) as a stream of a known size. */
+interface UploadInput {
+  readonly source: UploadSource;
+  /** Streams only: the byte count the API declares first. */
+  readonly size?: number;
+  /** Streams only: the display name (a file's is its own name). */
+  readonly filename?: string;
+}
+
+/**
+ * The upload's input, or an {@link InputError} that says what is wrong with it: a missing path, a directory,
+ * something that is not a regular file (a pipe is read with `-`), an empty file, stdin without a size.
+ */
+async function uploadInput(arg: string, values: UploadFlags): Promise<UploadInput> {
+  const given = values.size === undefined ? undefined : byteCount(values.size);
+  if (arg === '-') {
+    // Redirected from a file (`< file`), stdin has a size; a pipe has none, and the API declares it first.
+    const info = await new Promise<Stats | undefined>((r) => fstat(0, (e, st) => r(e ? undefined : st)));
+    const size = given ?? (info?.isFile() ? info.size : undefined);
+    if (size === undefined)
+      throw new InputError(
+        'upload -: stdin is a pipe, whose size is unknown until it ends; give it with --size <bytes> (the API declares the size before the first byte).',
+      );
+    if (size === 0)
+      throw new InputError('upload -: stdin is empty (0 bytes); Citadel stores no empty files.');
+    return { source: process.stdin, size, filename: values.name ?? 'stdin' };
+  }
+  const info = await stat(arg).catch(() => undefined);
+  if (!info) throw new InputError(`${arg}: no such file.`);
+  if (info.isDirectory()) throw new InputError(`${arg} is a directory: give a file (or - to read stdin).`);
+  if (!info.isFile())
+    throw new InputError(
+      `${arg} is not a regular file (a pipe or a device): read it as stdin with \`upload - --size <bytes>\`.`,
+    );
+  if (info.size === 0) throw new InputError(`${arg} is empty (0 bytes); Citadel stores no empty files.`);
+  if (given !== undefined && given !== info.size)
+    throw new InputError(`--size ${given} does not match ${arg}, which has ${info.size} bytes.`);
+  return { source: arg };
+}
+
+/** `--size`: a whole number of bytes, or a size like `3GiB`. */
+function byteCount(text: string): number {
+  try {
+    const n = /^\d+$/.test(text) ? Number(text) : parseByteSize(text);
+    if (Number.isSafeInteger(n) && n >= 0) return n;
+  } catch {
+    // reported below
+  }
+  throw new UsageError(`--size must be a number of bytes, e.g. 1048576 or 3GiB; got "${text}".`);
+}
+
+/** Ctrl-C or TERM aborts `controller` while `run` runs. */
+async function interruptible<T>(controller: AbortController, run: () => Promise<T>): Promise<T> {
+  const interrupt = () => controller.abort();
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  try {
+    return await run();
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
+}
+
+/** What an upload run learned from its events: the upload's id, and whether an interrupted one was kept. */
+interface UploadWatch {
+  id?: string;
+  /** undefined: no upload was created before the interruption. */
+  kept?: boolean;
+}
+
+/** The progress printer and the event handler that reports an upload on stderr. */
+function uploadReporter(values: UploadFlags, watch: UploadWatch) {
+  const tty = process.stderr.isTTY === true;
+  const progress = createProgressPrinter({
+    tty,
+    write: (text) => process.stderr.write(text),
+    columns: () => process.stderr.columns,
   });
+  const onEvent = (e: UploadEvent) => {
+    if (e.type === 'created' || e.type === 'resumed') watch.id = e.id;
+    if (e.type === 'aborted') watch.kept = e.kept;
+    if (e.type === 'created' || e.type === 'resumed' || e.type === 'restarted') progress.reset();
+    if (e.type === 'created' && !values.type)
+      progress.log(`type: ${e.contentType} (sniffed; set --type to declare another)`);
+    const text = describeEvent(e);
+    if (text) progress.log(text);
+    if (e.type === 'completed' && !values['no-wait'])
+      progress.log('waiting for the malware scan and type check…');
+  };
+  return { progress, onEvent, tty };
+}
+
+async function upload(args: string[], connect: Connect): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: UPLOAD_OPTIONS });
   const client = connect(values);
-  const path = one(positionals, 'file to upload');
-  const info = await stat(path).catch(() => undefined);
-  if (!info?.isFile()) throw new UsageError(`${path}: no such file.`);
+  const input = await uploadInput(one(positionals, 'file to upload (or - for stdin)'), values);
   let rate: number | undefined;
   try {
     rate = values['limit-rate'] ? parseByteSize(values['limit-rate']) : undefined;
@@ -486,68 +598,35 @@ async function upload(args: string[], connect: Connect): Promise<number> {
     throw new UsageError(`--limit-rate: ${(e as Error).message}`);
   }
   const scanTimeout = positiveInt(values['scan-timeout'], 'scan-timeout', 86_400);
-
   const controller = new AbortController();
-  const interrupt = () => controller.abort();
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
-  const tty = process.stderr.isTTY === true;
-  const progress = createProgressPrinter({
-    tty,
-    write: (text) => process.stderr.write(text),
-    columns: () => process.stderr.columns,
-  });
+  const watch: UploadWatch = {};
+  const { progress, onEvent, tty } = uploadReporter(values, watch);
   const redraw = tty ? setInterval(() => progress.tick(), 1000) : undefined;
   redraw?.unref();
-  let id: string | undefined;
-  /** Whether the upload was kept when interrupted (undefined: none was created yet). */
-  let kept: boolean | undefined;
   try {
-    const result = await uploadFile(client, path, {
-      contentType: values.type,
-      filename: values.name,
-      concurrency: positiveInt(values.concurrency, 'concurrency', 64),
-      stateDir: values['state-dir'],
-      resume: !values['no-resume'],
-      sha256: values.sha256,
-      rateLimitBytesPerSecond: rate,
-      waitForScan: !values['no-wait'],
-      scanTimeoutMs: scanTimeout === undefined ? undefined : scanTimeout * 1000,
-      signal: controller.signal,
-      keepOnAbort: true,
-      onProgress: (p) => progress.progress(p),
-      onEvent: (e) => {
-        if (e.type === 'created' || e.type === 'resumed') id = e.id;
-        if (e.type === 'aborted') kept = e.kept;
-        if (e.type === 'created' || e.type === 'resumed' || e.type === 'restarted') progress.reset();
-        if (e.type === 'created' && !values.type)
-          progress.log(`type: ${e.contentType} (sniffed; set --type to declare another)`);
-        const text = describeEvent(e);
-        if (text) progress.log(text);
-        if (e.type === 'completed' && !values['no-wait'])
-          progress.log('waiting for the malware scan and type check…');
-      },
-    });
+    const result = await interruptible(controller, () =>
+      uploadFile(client, input.source, {
+        contentType: values.type,
+        filename: values.name ?? input.filename,
+        size: input.size,
+        concurrency: positiveInt(values.concurrency, 'concurrency', 64),
+        stateDir: values['state-dir'],
+        resume: !values['no-resume'],
+        sha256: values.sha256,
+        rateLimitBytesPerSecond: rate,
+        waitForScan: !values['no-wait'],
+        scanTimeoutMs: scanTimeout === undefined ? undefined : scanTimeout * 1000,
+        signal: controller.signal,
+        keepOnAbort: true,
+        onProgress: (p) => progress.progress(p),
+        onEvent,
+      }),
+    );
     progress.end();
-    const clean = result.file.state === 'clean' || (values['no-wait'] && result.file.state === 'scanning');
-    if (values.json) out(JSON.stringify(result));
-    else out(`${result.id}  ${result.file.state}  ${formatBytes(result.file.size)}  ${result.file.filename}`);
-    if (!values['no-wait']) err(`verdict: ${VERDICT[result.file.state] ?? result.file.state}`);
-    return clean ? EXIT.ok : EXIT.notClean;
+    return uploaded(result, values);
   } catch (error) {
     progress.end();
-    if (isAbortError(error) && controller.signal.aborted) {
-      if (kept)
-        err(
-          `interrupted. The upload is kept: run the same command again to resume${id ? `, or \`citadel abort ${id}\` to discard it` : ''}.`,
-        );
-      else if (kept === false)
-        err(
-          `interrupted. Upload ${id} was discarded${values['no-resume'] ? ' (--no-resume: nothing could resume it)' : ''}.`,
-        );
-      else err('interrupted before any upload was created.');
-      return EXIT.interrupted;
-    }
+    if (isAbortError(error) && controller.signal.aborted) return uploadInterrupted(values, watch);
     if (error instanceof ScanTimeoutError) {
       if (values.json)
         out(JSON.stringify({ id: error.fileId, state: error.lastState, error: error.message }));
@@ -557,9 +636,31 @@ async function upload(args: string[], connect: Connect): Promise<number> {
     throw error;
   } finally {
     clearInterval(redraw);
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
   }
+}
+
+/** Prints a finished upload; exit 0 when it is clean (or, with --no-wait, scanning), 3 otherwise. */
+function uploaded(result: UploadFileResult, values: UploadFlags): number {
+  const clean = result.file.state === 'clean' || (values['no-wait'] && result.file.state === 'scanning');
+  if (values.json) out(JSON.stringify(result));
+  else out(`${result.id}  ${result.file.state}  ${formatBytes(result.file.size)}  ${result.file.filename}`);
+  if (!values['no-wait']) err(`verdict: ${VERDICT[result.file.state] ?? result.file.state}`);
+  return clean ? EXIT.ok : EXIT.notClean;
+}
+
+/** Says what became of an interrupted upload (with --json, as one JSON document too); exit 130. */
+function uploadInterrupted(values: UploadFlags, { id, kept }: UploadWatch): number {
+  if (kept)
+    err(
+      `interrupted. The upload is kept: run the same command again to resume${id ? `, or \`citadel abort ${id}\` to discard it` : ''}.`,
+    );
+  else if (kept === false)
+    err(
+      `interrupted. Upload ${id} was discarded${values['no-resume'] ? ' (--no-resume: nothing could resume it)' : ''}.`,
+    );
+  else err('interrupted before any upload was created.');
+  if (values.json) out(JSON.stringify({ interrupted: true, id: id ?? null, kept: kept ?? false }));
+  return EXIT.interrupted;
 }
 
 const fileLine = (f: ApiFile): string =>
@@ -619,19 +720,23 @@ async function download(args: string[], connect: Connect): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: { ...GLOBAL_OPTIONS, output: { type: 'string', short: 'o' } },
+    options: {
+      ...GLOBAL_OPTIONS,
+      output: { type: 'string', short: 'o' },
+      force: { type: 'boolean', default: false },
+    },
   });
   const client = connect(values);
   const id = one(positionals, 'file id');
   // Ctrl-C or a TERM stops the transfer; the temporary file is removed, the target is left untouched.
   const controller = new AbortController();
-  const interrupt = () => controller.abort();
-  process.once('SIGINT', interrupt);
-  process.once('SIGTERM', interrupt);
   try {
-    const result = await downloadFile(client, id, resolve(values.output ?? '.'), {
-      signal: controller.signal,
-    });
+    const result = await interruptible(controller, () =>
+      downloadFile(client, id, resolve(values.output ?? '.'), {
+        signal: controller.signal,
+        overwrite: values.force,
+      }),
+    );
     if (values.json)
       out(JSON.stringify({ id, path: result.path, bytes: result.bytes, sha256: result.sha256 }));
     else out(`${result.path}  ${formatBytes(result.bytes)}  sha256 ${result.sha256}`);
@@ -639,12 +744,11 @@ async function download(args: string[], connect: Connect): Promise<number> {
   } catch (error) {
     if (isAbortError(error) && controller.signal.aborted) {
       err('interrupted. Nothing was written: the partial download was removed.');
+      if (values.json) out(JSON.stringify({ interrupted: true, id, written: false }));
       return EXIT.interrupted;
     }
+    if (error instanceof DownloadTargetError) throw new InputError(error.message);
     throw error;
-  } finally {
-    process.off('SIGINT', interrupt);
-    process.off('SIGTERM', interrupt);
   }
 }
 
@@ -711,6 +815,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   } catch (error) {
     if (error instanceof ConfigError) {
       err(`citadel: ${error.message}\nRun \`citadel --help\` for the options.`);
+      return EXIT.usage;
+    }
+    if (error instanceof InputError) {
+      err(`citadel: ${error.message}`);
+      if (json) out(JSON.stringify({ error: { message: error.message } }));
       return EXIT.usage;
     }
     if (error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {

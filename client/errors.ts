@@ -85,6 +85,25 @@ export class ScanTimeoutError extends Error {
   }
 }
 
+/** A download cannot be written where it was asked to go; nothing was downloaded or changed. */
+export class DownloadTargetError extends Error {
+  constructor(
+    readonly path: string,
+    /** `exists`: the file is there and overwriting was not asked for; `no-directory`: its directory is missing. */
+    readonly reason: 'exists' | 'no-directory',
+  ) {
+    super(
+      reason === 'exists'
+        ? `${path} already exists; choose another name, or overwrite it on purpose (the CLI's --force).`
+        : `cannot write ${path}: the directory ${dirnameOf(path)} does not exist.`,
+    );
+    this.name = 'DownloadTargetError';
+  }
+}
+
+/** The directory part of a path, without Node's `path` (this module is browser-safe). */
+const dirnameOf = (path: string): string => path.slice(0, Math.max(1, path.lastIndexOf('/'))) || '/';
+
 /** Internal: the server (or S3) no longer knows the upload; the uploader starts over. */
 export class UploadGoneError extends Error {
   constructor(

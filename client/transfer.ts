@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { link, rename, rm, stat } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
@@ -12,7 +12,7 @@ import { basename, dirname, join } from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as NodeWebStream } from 'node:stream/web';
-import { FileChangedError, StorageRequestError } from './errors';
+import { DownloadTargetError, FileChangedError, StorageRequestError } from './errors';
 
 export type AnyAgent = http.Agent | https.Agent;
 
@@ -358,8 +358,12 @@ export async function downloadToFile(
     signal?: AbortSignal;
     /** No byte arriving for this long fails the download (`ETIMEDOUT`). @default 120000 */
     idleTimeoutMs?: number;
+    /** Replace a file already at `destPath`. @default true */
+    overwrite?: boolean;
   } = {},
 ): Promise<DownloadToFileResult> {
+  const overwrite = options.overwrite ?? true;
+  await checkDestination(destPath, overwrite);
   const target = new URL(url);
   const transport = target.protocol === 'https:' ? https : http;
   const temp = join(dirname(destPath), `.${basename(destPath)}.${process.pid}.${Date.now()}.citadel-part`);
@@ -408,12 +412,35 @@ export async function downloadToFile(
         `The downloaded bytes do not match the SHA-256 declared at upload (${options.expectedSha256}); got ${sha256}.`,
       );
     }
-    await rename(temp, destPath);
+    await moveIntoPlace(temp, destPath, overwrite);
     return { path: destPath, bytes, sha256 };
   } catch (error) {
     await rm(temp, { force: true });
     throw error;
   }
+}
+
+/** Fails before any byte is fetched when `destPath` cannot be written (no directory, or a file not to replace). */
+async function checkDestination(destPath: string, overwrite: boolean): Promise<void> {
+  const directory = await stat(dirname(destPath)).catch(() => undefined);
+  if (!directory?.isDirectory()) throw new DownloadTargetError(destPath, 'no-directory');
+  if (!overwrite && (await stat(destPath).catch(() => undefined)))
+    throw new DownloadTargetError(destPath, 'exists');
+}
+
+/**
+ * Renames the finished temporary file into place; without `overwrite`, links it instead, which fails
+ * atomically if a file appeared at `destPath` meanwhile.
+ */
+async function moveIntoPlace(temp: string, destPath: string, overwrite: boolean): Promise<void> {
+  if (overwrite) return rename(temp, destPath);
+  try {
+    await link(temp, destPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new DownloadTargetError(destPath, 'exists');
+    throw error;
+  }
+  await rm(temp, { force: true });
 }
 
 /** SHA-256 of a file, streamed (constant memory). */

@@ -157,6 +157,11 @@ export interface DownloadFileOptions {
   readonly signal?: AbortSignal;
   /** No byte arriving for this long fails the download. @default 120000 */
   readonly idleTimeoutMs?: number;
+  /**
+   * Replace a file already at the destination. With `false`, an existing file is a {@link DownloadTargetError}
+   * before any byte is fetched (and a file appearing meanwhile is never replaced). @default true
+   */
+  readonly overwrite?: boolean;
 }
 
 export interface DownloadFileResult extends DownloadToFileResult {
@@ -186,6 +191,7 @@ export async function downloadFile(
     expectedSha256: file.sha256,
     signal: options.signal,
     idleTimeoutMs: options.idleTimeoutMs,
+    overwrite: options.overwrite,
   });
   return { ...result, file };
 }
