@@ -5,11 +5,12 @@ import { NotFoundError } from '../shared/errors';
 import { defineHandler } from '../shared/handler';
 import { metrics } from '../shared/powertools';
 import { abortMultipart, deleteObject } from '../uploads/multipart';
-import { accessibleFile, canDeleteAnyFile } from './access';
+import { accessibleFile, canDeleteAnyFile, canReadAnyFile } from './access';
 import { findFile, transitionFile } from './repository';
 
 /**
- * `DELETE /v1/files/{id}`: the owner's, or an admin's for anyone's. The row is locked while S3 is
+ * `DELETE /v1/files/{id}`: the owner's, or an admin's for anyone's; a manager, who can read anyone's file,
+ * is refused with a 403 (not the 404 others get). The row is locked while S3 is
  * changed, so a failure on either side leaves both as they were. The row stays (state `deleted`) so the
  * audit trail keeps its target; quarantined objects stay in quarantine for their retention period.
  */
@@ -19,6 +20,8 @@ export const handler = defineHandler(deleteFile, async ({ params, principal, req
     params.id,
     'file.delete',
     canDeleteAnyFile,
+    // A manager who can read the file is told it is not theirs to delete (403), not that it is missing.
+    canReadAnyFile,
   );
   await transaction(async (tx) => {
     const row = await findFile(existing.id, tx, { lock: true });

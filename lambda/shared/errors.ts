@@ -24,11 +24,18 @@ export class BadRequestError extends DomainError {
   }
 }
 
+/** How many field errors the detail spells out (all of them are in `errors`). */
+const DETAILED_FIELDS = 3;
+
 export class ValidationError extends DomainError {
   constructor(errors: readonly FieldError[]) {
+    // The detail names the fields and says what is wrong, so a client that shows only `detail` (Uppy shows the
+    // error's message) still tells its user why.
+    const named = errors.slice(0, DETAILED_FIELDS).map((e) => `${e.path || e.in} ${e.message}`);
+    const more = errors.length > DETAILED_FIELDS ? `; and ${errors.length - DETAILED_FIELDS} more` : '';
     super(
       'validation',
-      `${errors.length} field${errors.length === 1 ? '' : 's'} failed validation; see errors.`,
+      `${errors.length} field${errors.length === 1 ? '' : 's'} failed validation: ${named.join('; ')}${more}. See errors.`,
       { errors },
     );
   }

@@ -1,6 +1,7 @@
 /** Upload rules that do not depend on AWS: names, keys, sizes, types. */
 import { createHash } from 'node:crypto';
 import { MAX_HASHED_BYTES } from '../../contract/api/uploads';
+import { canonicalMediaType } from '../../contract/media-types';
 import type { FieldError } from '../../contract/problems';
 import { ValidationError } from '../shared/errors';
 import { allowedContentTypes, maxUploadBytes } from './s3';
@@ -8,23 +9,32 @@ import { allowedContentTypes, maxUploadBytes } from './s3';
 const INVISIBLE = /[\p{Cc}\p{Cf}\u2028\u2029]/gu; // controls, bidi overrides, zero-width marks, separators
 const SEPARATORS = /[/\\]/g;
 
+/** The longest display name, in characters (Unicode code points, after NFC). */
+export const MAX_FILENAME_CHARS = 255;
+
 /**
  * A filename safe to show and to put in Content-Disposition: NFC, no control or bidi characters, no path,
- * no leading dots, at most 255 characters. It is for display only — keys are never derived from it.
+ * no leading dots, at most 255 characters. A longer name is refused, never cut (the contract refuses one
+ * over 255 UTF-16 units first). It is for display only — keys are never derived from it.
  */
 export function sanitizeFilename(name: string): string {
-  const cleaned = [
-    ...name
-      .normalize('NFC')
-      .replace(INVISIBLE, '')
-      .replace(SEPARATORS, '_')
-      .replace(/\s+/g, ' ')
-      .trim()
-      .replace(/^[.\s]+/, ''),
-  ]
-    .slice(0, 255)
-    .join('')
-    .trim();
+  const cleaned = name
+    .normalize('NFC')
+    .replace(INVISIBLE, '')
+    .replace(SEPARATORS, '_')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/^[.\s]+/, '');
+  const length = [...cleaned].length;
+  if (length > MAX_FILENAME_CHARS) {
+    throw new ValidationError([
+      {
+        in: 'body',
+        path: 'filename',
+        message: `is ${length} characters long; names of at most ${MAX_FILENAME_CHARS} are accepted (a longer name is refused, not cut)`,
+      },
+    ]);
+  }
   if (cleaned === '' || cleaned === '..') {
     throw new ValidationError([
       { in: 'body', path: 'filename', message: 'has no printable characters left' },
@@ -43,13 +53,18 @@ const ownerSegment = (ownerId: string): string =>
 export const objectKey = (ownerId: string, fileId: string): string =>
   `uploads/${ownerSegment(ownerId)}/${fileId}`;
 
-/** Declared size and type against the stage's limits; every failure is a 400 naming the field. */
+/**
+ * Declared size and type against the stage's limits; every failure is a 400 naming the field. Returns the
+ * type under the name Citadel stores it by (a well-known alias, e.g. `application/x-zip-compressed`, becomes
+ * `application/zip`); a refused type is named as sent, with its canonical name and the types the stage accepts.
+ */
 export function checkDeclared(
   size: number,
   contentType: string,
   sha256?: string,
   where: FieldError['in'] = 'body',
-): void {
+): string {
+  const canonical = canonicalMediaType(contentType) ?? contentType;
   const errors: FieldError[] = [];
   const max = maxUploadBytes();
   if (size > max) errors.push({ in: where, path: 'size', message: `must be at most ${max} bytes` });
@@ -60,10 +75,17 @@ export function checkDeclared(
       message: `can be declared for files up to ${MAX_HASHED_BYTES} bytes (the scan verifies it within 15 minutes)`,
     });
   }
-  if (!allowedContentTypes().has(contentType)) {
-    errors.push({ in: where, path: 'contentType', message: 'is not a content type this stage accepts' });
+  const allowed = allowedContentTypes();
+  if (!allowed.has(canonical)) {
+    const sent = canonical === contentType ? contentType : `${contentType} (the same as ${canonical})`;
+    errors.push({
+      in: where,
+      path: 'contentType',
+      message: `${sent} is not a type this stage accepts; accepted: ${[...allowed].join(', ')}`,
+    });
   }
   if (errors.length > 0) throw new ValidationError(errors);
+  return canonical;
 }
 
 /** ETags compare without their quotes (clients and S3 differ on them). */

@@ -59,6 +59,22 @@ export function presignPart(
   );
 }
 
+/**
+ * Whether S3 holds a multipart upload `uploadId` of the object `key`: ListParts (one part's worth) answers
+ * `NoSuchUpload` for an id S3 never issued, one it finished or aborted, and one issued for another key.
+ */
+export async function multipartExists(key: string, uploadId: string): Promise<boolean> {
+  try {
+    await s3().send(
+      new ListPartsCommand({ Bucket: uploadsBucket(), Key: key, UploadId: uploadId, MaxParts: 1 }),
+    );
+    return true;
+  } catch (error) {
+    if (isNoSuchUpload(error)) return false;
+    throw error;
+  }
+}
+
 /** Every part S3 holds for the upload (ListParts, all pages); `undefined` when the upload no longer exists. */
 export async function listAllParts(key: string, uploadId: string): Promise<StoredPart[] | undefined> {
   const parts: StoredPart[] = [];

@@ -45,13 +45,13 @@ export interface Declared {
  * itself) and writes the `files` row with an audit event. A failed write aborts the S3 upload.
  */
 export async function startUpload(caller: Caller, declared: Declared, multipart = true) {
-  checkDeclared(declared.size, declared.contentType, declared.sha256);
+  const contentType = checkDeclared(declared.size, declared.contentType, declared.sha256);
   const filename = sanitizeFilename(declared.filename);
   const id = randomUUID();
   const key = objectKey(caller.principal.id, id);
   const partSize = partSizeFor(declared.size);
   const partCount = partCountFor(declared.size, partSize);
-  const uploadId = multipart ? await createMultipart(key, declared.contentType, id) : null;
+  const uploadId = multipart ? await createMultipart(key, contentType, id) : null;
   try {
     await transaction(async (tx) => {
       await tx.query(
@@ -63,7 +63,7 @@ export async function startUpload(caller: Caller, declared: Declared, multipart 
           caller.principal.id,
           key,
           filename,
-          declared.contentType,
+          contentType,
           declared.size,
           declared.sha256 ?? null,
           uploadId,
@@ -79,7 +79,7 @@ export async function startUpload(caller: Caller, declared: Declared, multipart 
           outcome: 'success',
           requestId: caller.requestId,
           sourceIp: caller.sourceIp,
-          details: { size: declared.size, contentType: declared.contentType, parts: partCount },
+          details: { size: declared.size, contentType, parts: partCount },
         },
         tx,
       );
@@ -100,6 +100,8 @@ export async function startUpload(caller: Caller, declared: Declared, multipart 
     partSize,
     partCount,
     expiresAt: new Date(Date.now() + UPLOAD_LIFETIME_MS).toISOString(),
+    /** The declared type as stored (an alias replaced by its canonical name). */
+    contentType,
   };
 }
 

@@ -14,7 +14,7 @@ import { recordDenial } from '../shared/audit';
 import { query } from '../shared/db';
 import { ConflictError, ForbiddenError, ValidationError } from '../shared/errors';
 import { defineHandler } from '../shared/handler';
-import { presignBrowser } from './multipart';
+import { multipartExists, presignBrowser } from './multipart';
 import { auditOf, type Caller, cancelUpload, type PartUrl, signParts, startUpload } from './service';
 
 type Keyed = Extract<SignRequest, { key: string }>;
@@ -28,8 +28,8 @@ export const handler = defineHandler(signUploadRequest, async ({ body, principal
       const started = await startUpload(caller, body, false);
       return {
         method: 'POST' as const,
-        url: await presignBrowser.create(started.key, body.contentType),
-        headers: { 'content-type': body.contentType },
+        url: await presignBrowser.create(started.key, started.contentType),
+        headers: { 'content-type': started.contentType },
         key: started.key,
         fileId: started.id,
         expiresAt: expiry(),
@@ -48,8 +48,8 @@ export const handler = defineHandler(signUploadRequest, async ({ body, principal
       const started = await startUpload(caller, body, false);
       return {
         method: 'PUT' as const,
-        url: await presignBrowser.put(started.key, body.contentType, body.size),
-        headers: { 'content-type': body.contentType, 'if-none-match': '*' } as Record<string, string>,
+        url: await presignBrowser.put(started.key, started.contentType, body.size),
+        headers: { 'content-type': started.contentType, 'if-none-match': '*' } as Record<string, string>,
         key: started.key,
         fileId: started.id,
         size: body.size,
@@ -115,7 +115,8 @@ async function ownedByKey(caller: Caller, request: Keyed): Promise<FileRow> {
 
 /**
  * The one S3 upload id this file uses. Uppy creates the multipart upload itself, so the first request
- * after `create` binds its id to the row; every later request must carry the same id.
+ * after `create` binds its id to the row, once S3 confirms it is an upload of this file's key (an id S3
+ * issued for anyone else's object, or none at all, is refused); every later request must carry the same id.
  */
 async function bindUploadId(
   caller: Caller,
@@ -123,6 +124,15 @@ async function bindUploadId(
   request: Keyed & { uploadId: string },
 ): Promise<string> {
   if (row.upload_id === request.uploadId) return request.uploadId;
+  if (row.upload_id === null && !(await multipartExists(row.object_key, request.uploadId))) {
+    await recordDenial({
+      ...auditOf(caller, row.id, `upload.sign.${request.operation}`),
+      details: { reason: 'S3 has no upload with this id for this file' },
+    });
+    throw new ForbiddenError(
+      'S3 has no upload with this id for this file: sign only the upload you created.',
+    );
+  }
   if (row.upload_id === null) {
     const bound = await query<{ upload_id: string }>(
       `UPDATE citadel.files SET upload_id = COALESCE(upload_id, $2), updated_at = now()

@@ -61,6 +61,11 @@ type Rule =
       readonly othersRole?: Role | 'nobody';
       /** The audit action of a refusal hidden as a 404 (someone else's file or upload). */
       readonly hiddenAction?: string;
+      /**
+       * Lowest role that may see someone else's resource without being allowed this action on it: told so with a
+       * 403 (audited under `hiddenAction`), not the 404 that hides the resource from everyone else.
+       */
+      readonly visibleRole?: Role;
       /** OAuth scopes, any one of which the token must carry. */
       readonly scopes: readonly Scope[];
       /** Machine clients act as a `user` would, on their own resources only; never on manager/admin rights. */
@@ -151,13 +156,14 @@ const POLICY: Record<RouteId, Rule> = {
     scopes: ['files.read'],
     machines: true,
   },
-  // user: delete own files; admin: anyone's
+  // user: delete own files; admin: anyone's. A manager reads anyone's files, so is told 403, not 404.
   deleteFile: {
     public: false,
     resource: 'file',
     role: 'user',
     othersRole: 'admin',
     hiddenAction: 'file.delete',
+    visibleRole: 'manager',
     scopes: ['files.write'],
     machines: true,
   },
@@ -196,6 +202,14 @@ function expected(caller: Caller, rule: Rule, ownership: Ownership): Decision {
   const needed = ownership === 'others' ? (rule.othersRole ?? rule.role) : rule.role;
   if (needed === 'nobody') return 'deny';
   return holds(caller.role as Role, needed) ? 'allow' : 'deny';
+}
+
+/** A refusal on someone else's resource that the caller can see: a 403 saying why, not a hiding 404. */
+function seesButMayNotAct(caller: Caller, rule: Rule, ownership: Ownership): boolean {
+  if (rule.public || ownership !== 'others' || caller.kind !== 'person' || rule.visibleRole === undefined)
+    return false;
+  if (!rule.scopes.some((s) => caller.scopes.includes(s))) return false;
+  return holds(caller.role as Role, rule.visibleRole) && expected(caller, rule, ownership) === 'deny';
 }
 
 const ownerships = (caller: Caller, rule: Rule): Ownership[] => {
@@ -490,6 +504,31 @@ describe('authorization matrix (DESIGN.md "Identity and access" × the route tab
     expect(unexpectedDenies.map(show)).toEqual([]);
   });
 
+  it("tells a caller who can see someone else's resource why it may not act on it (403), and hides it (404) from the rest", () => {
+    const onOthers = cases.filter((c) => {
+      const rule = POLICY[c.route.operationId as RouteId];
+      return (
+        !rule.public && rule.visibleRole !== undefined && c.ownership === 'others' && c.actual === 'deny'
+      );
+    });
+    const seen = onOthers.filter((c) =>
+      seesButMayNotAct(c.caller, POLICY[c.route.operationId as RouteId], c.ownership),
+    );
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.filter((c) => c.status !== 403).map(show)).toEqual([]);
+    expect(seen.every((c) => /only its owner or an admin may delete it/.test(c.detail))).toBe(true);
+    // Everyone else who reached the handler still gets the 404 that hides the file.
+    const hidden = onOthers.filter(
+      (c) =>
+        !seen.includes(c) &&
+        c.caller.kind !== 'anonymous' &&
+        c.status !== 401 &&
+        c.detail === 'No such file.',
+    );
+    expect(hidden.length).toBeGreaterThan(0);
+    expect(hidden.filter((c) => c.status !== 404).map(show)).toEqual([]);
+  });
+
   it('has no unrelated failure (no 5xx, no 4xx other than a refusal)', () => {
     expect(cases.filter((c) => c.status >= 500).map(show)).toEqual([]);
     expect(cases.filter((c) => c.actual === 'error').map(show)).toEqual([]);
@@ -515,8 +554,8 @@ describe('authorization matrix (DESIGN.md "Identity and access" × the route tab
       rows.filter((r) => r.outcome === 'denied').map((r) => [r.request_id, r.action]),
     );
     const missing = denied.filter((c) => {
-      const hidden = c.status === 404;
       const rule = POLICY[c.route.operationId as RouteId];
+      const hidden = c.status === 404 || seesButMayNotAct(c.caller, rule, c.ownership);
       const hiddenAction = rule.public ? undefined : rule.hiddenAction;
       return deniedRows.get(c.requestId) !== (hidden ? hiddenAction : 'access.denied');
     });
