@@ -1,7 +1,8 @@
 /**
  * LOCAL SIMULATOR — `npm run dev` and the tests only. Stands in for GuardDuty Malware Protection for S3
  * against the local S3 server: for each object created under the upload prefix it "scans" the bytes
- * (the EICAR test string is the only malware it knows, as with GuardDuty's own test guidance), writes the
+ * (the EICAR test string is the only malware it knows, as with GuardDuty's own test guidance; like GuardDuty it
+ * looks inside archives: ZIP entries, nested ZIPs included, are inflated and scanned too), writes the
  * `GuardDutyMalwareScanStatus` tag as GuardDuty does, and delivers the same `Object Scan Result` event to
  * the scan pipeline, in process. Lambdas never load this module.
  */
@@ -14,6 +15,7 @@ import {
   PutObjectTaggingCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { unzipSync } from 'fflate';
 import { SCAN_RESULT_DETAIL_TYPE, SCAN_STATUS_TAG, type ScanResultStatus } from '../contract/scan';
 import type { ScanResultEvent } from '../lambda/scan/event';
 
@@ -58,6 +60,42 @@ export interface GuardDutySimulator {
 /** GuardDuty reads at most this much of an object here; beyond it the local "scan" does not look. */
 const SCAN_WINDOW = 64 * 1024 * 1024;
 
+/**
+ * How far the simulator opens archives: nested ZIPs to this depth, at most this many entries and inflated bytes
+ * in all (a ZIP bomb is not inflated past them). Citadel's own bounds: GuardDuty's exact archive quotas are not
+ * modelled. An archive larger than the scan window is read only as bytes (its directory is at its end).
+ */
+export const ARCHIVE_LIMITS = { depth: 5, entries: 1000, inflatedBytes: 256 * 1024 * 1024 } as const;
+
+const ZIP_MAGIC = Buffer.from('PK\x03\x04', 'latin1');
+
+/**
+ * Whether the EICAR test string is in `bytes`, or in any entry of the ZIP archive `bytes` is, however deeply
+ * nested (within {@link ARCHIVE_LIMITS}). An archive that cannot be read is scanned as plain bytes.
+ */
+export function containsEicar(bytes: Uint8Array): boolean {
+  const budget = { entries: ARCHIVE_LIMITS.entries, bytes: ARCHIVE_LIMITS.inflatedBytes };
+  const scan = (data: Uint8Array, depth: number): boolean => {
+    if (Buffer.from(data.buffer, data.byteOffset, data.byteLength).includes(EICAR)) return true;
+    if (depth >= ARCHIVE_LIMITS.depth || !Buffer.from(data.subarray(0, 4)).equals(ZIP_MAGIC)) return false;
+    let entries: Record<string, Uint8Array>;
+    try {
+      entries = unzipSync(data, {
+        filter: (file) => {
+          if (budget.entries <= 0 || file.originalSize > budget.bytes) return false;
+          budget.entries--;
+          budget.bytes -= file.originalSize;
+          return true;
+        },
+      });
+    } catch {
+      return false; // not a readable archive: its bytes were scanned above
+    }
+    return Object.values(entries).some((entry) => scan(entry, depth + 1));
+  };
+  return scan(bytes, 0);
+}
+
 export function startGuardDutySimulator(options: GuardDutySimulatorOptions): GuardDutySimulator {
   const prefix = options.prefix ?? 'uploads/';
   const pending = new Set<Promise<void>>();
@@ -70,7 +108,7 @@ export function startGuardDutySimulator(options: GuardDutySimulatorOptions): Gua
   const scan = async (object: ObjectCreated): Promise<void> => {
     const bytes = await readWindow(options.s3, object.bucket, object.key);
     const result =
-      options.verdict?.(object, bytes) ?? (bytes.includes(EICAR) ? 'THREATS_FOUND' : 'NO_THREATS_FOUND');
+      options.verdict?.(object, bytes) ?? (containsEicar(bytes) ? 'THREATS_FOUND' : 'NO_THREATS_FOUND');
     // GuardDuty adds its tag to whatever tags the object has.
     const { TagSet = [] } = await options.s3.send(
       new GetObjectTaggingCommand({ Bucket: object.bucket, Key: object.key }),

@@ -39,8 +39,16 @@ export interface LocalServerOptions {
   readonly routes?: readonly RouteDefinition[];
   /** Origins answered on CORS preflight. @default [] */
   readonly corsOrigins?: readonly string[];
-  /** Extra dev-only endpoints, e.g. the token endpoint; return true when handled. */
-  readonly devEndpoints?: (req: IncomingMessage, res: ServerResponse, body: Buffer) => Promise<boolean>;
+  /**
+   * Extra dev-only endpoints, e.g. the token endpoints; return true when handled. They run after the Host check
+   * and before the API's own (WAF-like) origin rule.
+   */
+  readonly devEndpoints?: (
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer,
+    server: { readonly origin: string; readonly corsOrigins: ReadonlySet<string> },
+  ) => Promise<boolean>;
 }
 
 export interface LocalServer {
@@ -94,6 +102,22 @@ function send(res: ServerResponse, response: GatewayResponse | APIGatewayProxyRe
   res.end(body);
 }
 
+/**
+ * The `Host` values this server answers to: loopback names with its own port. Anything else is a DNS-rebinding
+ * attempt (a page on attacker.example whose name now resolves to 127.0.0.1) or a misdirected request.
+ */
+export const allowedHosts = (port: number): ReadonlySet<string> =>
+  new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
+
+/** CORS headers for an API Gateway error answered to `origin`: it echoes an allowed origin (see gateway-problems.ts). */
+function withCors(response: GatewayResponse, origin: string | undefined, allowed: ReadonlySet<string>) {
+  if (!origin || !allowed.has(origin)) return response;
+  return {
+    ...response,
+    headers: { ...response.headers, 'Access-Control-Allow-Origin': origin, Vary: 'Origin' },
+  };
+}
+
 /** Splits a request target into path and query without a full URL parse (API Gateway does no more). */
 function splitTarget(target: string): { pathname: string; searchParams: URLSearchParams } {
   const q = target.indexOf('?');
@@ -130,25 +154,52 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     return loaded;
   };
 
+  let hosts: ReadonlySet<string> = new Set();
+  let selfOrigin = '';
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestId = randomUUID();
     const method = (req.method ?? 'GET').toUpperCase();
+    const host = (req.headers.host ?? '').toLowerCase();
+    if (!hosts.has(host)) {
+      return send(
+        res,
+        gatewayProblem(
+          'forbidden',
+          `This local server answers only ${[...hosts].join(', ')}; Host "${host.slice(0, 100)}" is refused (DNS rebinding protection).`,
+          requestId,
+        ),
+      );
+    }
+    const origin = req.headers.origin;
+    const problem = (...args: Parameters<typeof gatewayProblem>) =>
+      withCors(gatewayProblem(...args), origin, corsOrigins);
     let url: { pathname: string; searchParams: URLSearchParams };
     try {
       url = splitTarget(req.url ?? '/');
     } catch {
-      return send(res, gatewayProblem('badRequest', 'Malformed request target.', requestId));
+      return send(res, problem('badRequest', 'Malformed request target.', requestId));
     }
     const body = await readBody(req);
     if (body === 'too-large') {
+      return send(res, problem('payloadTooLarge', 'Request payloads are limited to 10 MB.', requestId));
+    }
+    if (
+      options.devEndpoints &&
+      (await options.devEndpoints(req, res, body, { origin: selfOrigin, corsOrigins }))
+    )
+      return;
+
+    // As the public API's web ACL does: a page on an origin the stage does not list is refused first.
+    if (origin !== undefined && origin !== '' && !corsOrigins.has(origin) && method !== 'OPTIONS') {
       return send(
         res,
-        gatewayProblem('payloadTooLarge', 'Request payloads are limited to 10 MB.', requestId),
+        gatewayProblem(
+          'forbidden',
+          'This API answers browser pages only from the origins its stage lists; this page is on another origin.',
+          requestId,
+        ),
       );
     }
-    if (options.devEndpoints && (await options.devEndpoints(req, res, body))) return;
-
-    const origin = req.headers.origin;
     if (method === 'OPTIONS') {
       const allowed = origin !== undefined && corsOrigins.has(origin);
       res.writeHead(allowed ? 204 : 403, {
@@ -169,13 +220,12 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     }
 
     const match = matchRoute(compiled, method, url.pathname);
-    if (match.kind === 'not-found')
-      return send(res, gatewayProblem('notFound', 'No such resource.', requestId));
+    if (match.kind === 'not-found') return send(res, problem('notFound', 'No such resource.', requestId));
     if (match.kind === 'method-not-allowed') {
       const allow = [...match.allow, 'OPTIONS'].join(', ');
       return send(
         res,
-        gatewayProblem('methodNotAllowed', `This resource supports ${allow}.`, requestId, { Allow: allow }),
+        problem('methodNotAllowed', `This resource supports ${allow}.`, requestId, { Allow: allow }),
       );
     }
 
@@ -183,14 +233,14 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     let claims: Record<string, string> | undefined;
     if (route.auth.kind !== 'public') {
       const token = bearerToken(req.headers);
-      if (!token) return send(res, gatewayProblem('unauthorized', 'Unauthorized', requestId));
+      if (!token) return send(res, problem('unauthorized', 'Unauthorized', requestId));
       try {
         claims = await verifyCached(token);
       } catch {
-        return send(res, gatewayProblem('unauthorized', 'Unauthorized', requestId));
+        return send(res, problem('unauthorized', 'Unauthorized', requestId));
       }
       if (!hasRouteScope(route, claims)) {
-        return send(res, gatewayProblem('forbidden', 'Unauthorized', requestId));
+        return send(res, problem('forbidden', 'Unauthorized', requestId));
       }
     }
 
@@ -213,7 +263,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
       process.stderr.write(
         `[local] ${route.operationId} failed: ${(error as Error).stack ?? String(error)}\n`,
       );
-      send(res, gatewayProblem('internal', 'Internal server error', requestId));
+      send(res, problem('internal', 'Internal server error', requestId));
     }
   };
 
@@ -226,6 +276,8 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  hosts = allowedHosts(port);
+  selfOrigin = `http://127.0.0.1:${port}`;
   return {
     url: `http://127.0.0.1:${port}`,
     port,

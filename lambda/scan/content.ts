@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { s3, uploadsBucket } from '../uploads/s3';
+import { scanS3 as s3, uploadsBucket } from '../uploads/s3';
 import { HEAD_BYTES } from './type-check';
 
 export interface Content {

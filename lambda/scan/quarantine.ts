@@ -7,7 +7,7 @@ import {
   DeleteObjectCommand,
   UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
-import { quarantineBucket, s3, uploadsBucket } from '../uploads/s3';
+import { quarantineBucket, scanS3 as s3, uploadsBucket } from '../uploads/s3';
 
 /** CopyObject copies at most 5 GiB; larger objects are copied in 1 GiB ranges. */
 const COPY_LIMITS = { single: 5 * 1024 ** 3, part: 1024 ** 3 };

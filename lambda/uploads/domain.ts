@@ -81,7 +81,7 @@ export function checkDeclared(
     errors.push({
       in: where,
       path: 'contentType',
-      message: `${sent} is not a type this stage accepts; accepted: ${[...allowed].join(', ')}`,
+      message: `is not a content type this stage accepts: ${sent} was sent; accepted: ${[...allowed].join(', ')}`,
     });
   }
   if (errors.length > 0) throw new ValidationError(errors);

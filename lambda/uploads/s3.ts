@@ -3,6 +3,19 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { traced } from '../shared/powertools';
 
 let client: S3Client | undefined;
+let scanClient: S3Client | undefined;
+
+const newClient = (credentials?: { accessKeyId: string; secretAccessKey: string }): S3Client => {
+  const endpoint = process.env.CITADEL_S3_ENDPOINT;
+  return traced(
+    new S3Client({
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+      ...(credentials ? { credentials } : {}),
+    }),
+  );
+};
 
 /**
  * The container's S3 client. Checksums only when S3 requires them: the SDK's default CRC32 would be baked
@@ -10,15 +23,22 @@ let client: S3Client | undefined;
  * `CITADEL_S3_ENDPOINT` points it at the local S3 server (path-style) for `npm run dev` and the tests.
  */
 export function s3(): S3Client {
-  const endpoint = process.env.CITADEL_S3_ENDPOINT;
-  client ??= traced(
-    new S3Client({
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
-    }),
-  );
+  client ??= newClient();
   return client;
+}
+
+/**
+ * The scan pipeline's client: in AWS the same as {@link s3} (the scan Lambda has its own role, which the bucket
+ * policy exempts from the scan-tag read gate). Locally every function runs in one process, so with the local S3
+ * server `CITADEL_S3_SCAN_ACCESS_KEY_ID` / `CITADEL_S3_SCAN_SECRET_ACCESS_KEY` give the pipeline the key the
+ * server exempts, as the policy exempts the role; the API routes keep the gated key.
+ */
+export function scanS3(): S3Client {
+  const accessKeyId = process.env.CITADEL_S3_SCAN_ACCESS_KEY_ID;
+  const secretAccessKey = process.env.CITADEL_S3_SCAN_SECRET_ACCESS_KEY;
+  if (!process.env.CITADEL_S3_ENDPOINT || !accessKeyId || !secretAccessKey) return s3();
+  scanClient ??= newClient({ accessKeyId, secretAccessKey });
+  return scanClient;
 }
 
 const required = (name: string): string => {

@@ -37,7 +37,11 @@ export interface CitadelRestApiProps {
   readonly adminThrottle: { readonly rateLimit: number; readonly burstLimit: number };
   /** @default true */
   readonly tracing?: boolean;
-  /** Browser origins allowed by CORS. @default - no CORS (machine APIs) */
+  /**
+   * Browser origins allowed by CORS. API Gateway's own errors then echo the request's `Origin`, which is safe only
+   * behind a web ACL refusing every other origin (`RegionalWebAcl` `browserOrigins`).
+   * @default - no CORS (machine APIs)
+   */
   readonly corsOrigins?: readonly string[];
   /** Every method requires a usage-plan API key (metering only; authorization stays with Cognito). @default false */
   readonly apiKeyRequired?: boolean;
@@ -59,7 +63,7 @@ const pascal = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 /**
  * A Citadel REST API built from route-table entries: JSON access logs, X-Ray, stage and admin throttling,
  * Cognito authorization with the route's scopes, request models from the route's schemas, problem+json
- * (with security headers and, for a single origin, CORS) for API Gateway's own errors, and 405 with
+ * (with security headers and CORS for the request's origin) for API Gateway's own errors, and 405 with
  * `Allow` for undeclared methods.
  */
 export class CitadelRestApi extends Construct {
@@ -130,11 +134,10 @@ export class CitadelRestApi extends Construct {
             }
           : undefined,
     });
-    // Gateway responses cannot choose among several origins; with exactly one, errors are readable cross-origin.
-    addGatewayProblemResponses(
-      this.api,
-      origins.length === 1 ? { 'Access-Control-Allow-Origin': origins[0] as string } : {},
-    );
+    // API Gateway's own errors (401, 403, 429, …) echo the request's Origin so that a page on any allowed origin
+    // can read them. Safe only behind the web ACL's ForeignOrigin rule, which refuses every other origin before
+    // the API sees the request (RegionalWebAcl `browserOrigins`; test/wiring/waf.test.ts checks the pair).
+    addGatewayProblemResponses(this.api, {}, origins.length > 0 ? { echoOrigin: true } : {});
     this.acknowledgeStageFindings();
 
     const validator = this.api.addRequestValidator('RequestValidator', {

@@ -42,17 +42,26 @@ const GATEWAY_RESPONSES: ReadonlyArray<[apigw.ResponseType, ProblemKind, number?
 /**
  * Gives every API Gateway-generated error the problem+json body and the full header set. The request
  * id travels in the body's `instance` (and API Gateway's own `x-amzn-RequestId` header): gateway
- * response headers cannot map context variables.
+ * response headers cannot map context variables. With `echoOrigin`, each error carries
+ * `Access-Control-Allow-Origin` set to the request's `Origin` (and `Vary: Origin`): only behind a web ACL that
+ * refuses every origin the stage does not list.
  */
 export function addGatewayProblemResponses(
   api: apigw.RestApi,
   extraHeaders: Record<string, string> = {},
+  cors: { readonly echoOrigin?: boolean } = {},
 ): void {
-  const headers = quotedHeaders({
-    ...SECURITY_HEADERS,
-    'Content-Type': PROBLEM_CONTENT_TYPE,
-    ...extraHeaders,
-  });
+  const headers = {
+    ...quotedHeaders({
+      ...SECURITY_HEADERS,
+      'Content-Type': PROBLEM_CONTENT_TYPE,
+      ...extraHeaders,
+      ...(cors.echoOrigin ? { Vary: 'Origin' } : {}),
+    }),
+    // A request parameter, not a static value: API Gateway answers with the request's own Origin header
+    // (developer guide, "x-amazon-apigateway-gateway-responses.responseParameters").
+    ...(cors.echoOrigin ? { 'Access-Control-Allow-Origin': 'method.request.header.Origin' } : {}),
+  };
   for (const [type, kind, override] of GATEWAY_RESPONSES) {
     // The status is always set explicitly so the body's `status` and the HTTP status never disagree.
     const status = override ?? PROBLEM_TYPES[kind].status;

@@ -10,7 +10,7 @@ import {
 } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { SECURITY_HEADERS } from '../../contract/http';
-import { problemTypeUri } from '../../contract/problems';
+import { PROBLEM_TYPES, problemTypeUri } from '../../contract/problems';
 import { deploymentSuffix } from './citadel-stack';
 
 /** WAF rate-based rules count over one of these windows (seconds). */
@@ -70,6 +70,15 @@ export interface RegionalWebAclProps {
    * @default - the core rule set's 8 KiB body rule applies to every request
    */
   readonly bodyLimits?: BodyLimits;
+  /**
+   * Browser origins allowed by CORS on the protected API. When given, a request with an `Origin` header naming
+   * any other origin is refused (403, first rule), so the API's own error responses may echo the `Origin` of
+   * every request that reaches them; and WAF's own refusals (413, 429) carry `Access-Control-Allow-Origin` for
+   * each listed origin, so a browser page can read them. At most {@link MAX_BROWSER_ORIGINS}: each origin costs
+   * a custom response per refusal, and WAF allows 100 custom response headers per web ACL.
+   * @default - no origin rule, WAF's refusals carry no CORS headers (machine APIs, the user pool)
+   */
+  readonly browserOrigins?: readonly string[];
   /** Encrypts the WAF log group. */
   readonly logsKey: kms.IKey;
   /** @default logs.RetentionDays.ONE_MONTH */
@@ -158,13 +167,121 @@ export function routeRequests(route: LargeBodyRoute): wafv2.CfnWebACL.StatementP
 }
 
 /** JSON bodies WAF sends itself (WAF can send application/json, not problem+json). */
-const problemBody = (kind: 'tooManyRequests' | 'payloadTooLarge', title: string, detail: string) =>
-  JSON.stringify({
-    type: problemTypeUri(kind),
-    title,
-    status: kind === 'tooManyRequests' ? 429 : 413,
-    detail,
-  });
+const problemBody = (
+  kind: 'tooManyRequests' | 'payloadTooLarge' | 'forbidden',
+  title: string,
+  detail: string,
+) => JSON.stringify({ type: problemTypeUri(kind), title, status: PROBLEM_TYPES[kind].status, detail });
+
+/** WAF's quota of custom response headers per web ACL ("AWS WAF quotas", developer guide). */
+export const WAF_MAX_CUSTOM_RESPONSE_HEADERS = 100;
+/**
+ * The most browser origins the public API's ACL can answer readably. Its foreign-origin rule and four refusals
+ * (two 413 body limits, the per-IP and the recovery 429s) with the security headers take 32 custom response
+ * headers, and each origin 32 more (its own copy of each refusal): 96 for two origins. The construct also counts
+ * what it builds and refuses more than WAF's 100.
+ */
+export const MAX_BROWSER_ORIGINS = 2;
+/** Label namespace of a refusal counted by its rule and answered by the rules after it. */
+const REFUSED_LABEL = 'citadel:refused';
+
+/** The `Origin` header matched exactly (browsers send it as the page's serialized origin). */
+const originIs = (origin: string): wafv2.CfnWebACL.StatementProperty => ({
+  byteMatchStatement: {
+    fieldToMatch: { singleHeader: { Name: 'origin' } },
+    positionalConstraint: 'EXACTLY',
+    searchString: origin,
+    textTransformations: [{ priority: 0, type: 'NONE' }],
+  },
+});
+
+/**
+ * A request whose `Origin` header is present and names none of `origins` (a missing header matches no
+ * statement in WAF, so machine clients, which send none, never match).
+ */
+function foreignOrigin(origins: readonly string[]): wafv2.CfnWebACL.StatementProperty {
+  const listed = origins.map(originIs);
+  return {
+    andStatement: {
+      statements: [
+        {
+          sizeConstraintStatement: {
+            fieldToMatch: { singleHeader: { Name: 'origin' } },
+            comparisonOperator: 'GT',
+            size: 0,
+            textTransformations: [{ priority: 0, type: 'NONE' }],
+          },
+        },
+        {
+          notStatement: {
+            statement:
+              listed.length === 1
+                ? (listed[0] as wafv2.CfnWebACL.StatementProperty)
+                : { orStatement: { statements: listed } },
+          },
+        },
+      ],
+    },
+  };
+}
+
+type AclRule = Omit<wafv2.CfnWebACL.RuleProperty, 'priority'>;
+
+/** The headers of a rule's custom response (none unless it blocks with one). */
+const customHeaders = (rule: AclRule): readonly wafv2.CfnWebACL.CustomHTTPHeaderProperty[] => {
+  const action = rule.action as wafv2.CfnWebACL.RuleActionProperty | undefined;
+  const blocked = action?.block as wafv2.CfnWebACL.BlockActionProperty | undefined;
+  const response = blocked?.customResponse as wafv2.CfnWebACL.CustomResponseProperty | undefined;
+  return (response?.responseHeaders ?? []) as wafv2.CfnWebACL.CustomHTTPHeaderProperty[];
+};
+
+/**
+ * `rule`, which blocks with a custom response, made readable from each browser origin: it counts and labels
+ * instead, and the rules after it answer with its response plus `Access-Control-Allow-Origin` for the request's
+ * own origin (one rule per origin: WAF cannot echo a header), or without it for any other request.
+ */
+function answeredPerOrigin(rule: AclRule, origins: readonly string[]): AclRule[] {
+  const blocked = (rule.action as wafv2.CfnWebACL.RuleActionProperty)
+    .block as wafv2.CfnWebACL.BlockActionProperty;
+  const response = blocked.customResponse as wafv2.CfnWebACL.CustomResponseProperty;
+  const headers = response.responseHeaders as wafv2.CfnWebACL.CustomHTTPHeaderProperty[];
+  const label = `${REFUSED_LABEL}:${rule.name}`;
+  const labelled: wafv2.CfnWebACL.StatementProperty = { labelMatchStatement: { scope: 'LABEL', key: label } };
+  const visibility = rule.visibilityConfig as wafv2.CfnWebACL.VisibilityConfigProperty;
+  const metric = (suffix: string) => ({ ...visibility, metricName: `${visibility.metricName}-${suffix}` });
+  // Headers a page may read beyond the CORS-safelisted ones (Retry-After, on a 429).
+  const exposed = headers.filter((h) => h.name === 'Retry-After').map((h) => h.name);
+  return [
+    { ...rule, action: { count: {} }, ruleLabels: [{ name: label }] },
+    ...origins.map(
+      (origin, i): AclRule => ({
+        name: `${rule.name}-Origin${i + 1}`,
+        action: {
+          block: {
+            customResponse: {
+              ...response,
+              responseHeaders: [
+                ...headers,
+                { name: 'Access-Control-Allow-Origin', value: origin },
+                ...(exposed.length > 0
+                  ? [{ name: 'Access-Control-Expose-Headers', value: exposed.join(', ') }]
+                  : []),
+              ],
+            },
+          },
+        },
+        statement: { andStatement: { statements: [labelled, originIs(origin)] } },
+        visibilityConfig: metric(`Origin${i + 1}`),
+      }),
+    ),
+    {
+      name: `${rule.name}-Refused`,
+      action: rule.action,
+      statement: labelled,
+      visibilityConfig: metric('Refused'),
+    },
+  ];
+}
 
 const block = (
   responseCode: number,
@@ -222,6 +339,15 @@ export class RegionalWebAcl extends Construct {
         `RegionalWebAcl ${id}: bodyLimits scope the core rule set's body rule; include ${CORE_RULE_SET}.`,
       );
     }
+    const origins = props.browserOrigins ?? [];
+    if (origins.length > MAX_BROWSER_ORIGINS) {
+      throw new Error(
+        `RegionalWebAcl ${id}: ${origins.length} browser origins; WAF allows ${WAF_MAX_CUSTOM_RESPONSE_HEADERS} custom response headers per web ACL, which answer at most ${MAX_BROWSER_ORIGINS} origins readably. Serve the others from one of them (or behind one domain).`,
+      );
+    }
+    if (origins.some((o) => o.includes('*'))) {
+      throw new Error(`RegionalWebAcl ${id}: browser origins are exact; "*" is never allowed.`);
+    }
     const inspection = bodyLimits ? inspectionLimitFor(bodyLimits.maxBytes) : undefined;
     const metric = (name: string): wafv2.CfnWebACL.VisibilityConfigProperty => ({
       cloudWatchMetricsEnabled: true,
@@ -229,10 +355,22 @@ export class RegionalWebAcl extends Construct {
       metricName: `${props.name}-${name}`.replace(/[^A-Za-z0-9-]/g, '-'),
     });
 
-    const rules: Omit<wafv2.CfnWebACL.RuleProperty, 'priority'>[] = [];
+    const rules: AclRule[] = [];
+    if (origins.length > 0) {
+      // First: a page on any other origin is refused before anything counts it. Machine clients send no Origin.
+      rules.push({
+        name: 'ForeignOrigin',
+        action: block(403, 'foreignOrigin'),
+        statement: foreignOrigin(origins),
+        visibilityConfig: metric('ForeignOrigin'),
+      });
+    }
+    /** A refusing rule, followed by its per-origin answers when browsers call this API. */
+    const refusal = (rule: AclRule) =>
+      rules.push(...(origins.length > 0 ? answeredPerOrigin(rule, origins) : [rule]));
     if (bodyLimits) {
       // Seen whole because the inspection limit is raised to cover it; anything larger is oversize and matches.
-      rules.push({
+      refusal({
         name: 'BodyOverApiLimit',
         action: block(413, 'payloadTooLarge'),
         statement: {
@@ -297,7 +435,7 @@ export class RegionalWebAcl extends Construct {
           : largeBody.length === 1
             ? largeBody[0]
             : { orStatement: { statements: largeBody } };
-      rules.push({
+      refusal({
         name: 'BodyOverCoreRuleSetLimit',
         action: block(413, 'smallBodyOnly'),
         statement: exempt
@@ -321,7 +459,7 @@ export class RegionalWebAcl extends Construct {
                 },
               ],
             };
-      rules.push({
+      refusal({
         name: r.name,
         action: block(429, 'rateLimited', [{ name: 'Retry-After', value: String(r.windowSeconds) }]),
         statement: {
@@ -336,15 +474,34 @@ export class RegionalWebAcl extends Construct {
       });
     }
 
+    const responseHeaders = rules.reduce((n, r) => n + customHeaders(r).length, 0);
+    if (responseHeaders > WAF_MAX_CUSTOM_RESPONSE_HEADERS) {
+      throw new Error(
+        `RegionalWebAcl ${id}: its custom responses carry ${responseHeaders} headers; WAF allows ${WAF_MAX_CUSTOM_RESPONSE_HEADERS} per web ACL. Fewer browser origins or rate rules.`,
+      );
+    }
     this.metricName = metric('WebAcl').metricName;
-    this.ruleMetricNames = rules.map(
-      (r) => (r.visibilityConfig as wafv2.CfnWebACL.VisibilityConfigProperty).metricName,
-    );
+    // Rules that only count (a refusal answered per browser origin by the rules after it) never block.
+    this.ruleMetricNames = rules
+      .filter((r) => !(r.action as wafv2.CfnWebACL.RuleActionProperty | undefined)?.count)
+      .map((r) => (r.visibilityConfig as wafv2.CfnWebACL.VisibilityConfigProperty).metricName);
     this.webAcl = new wafv2.CfnWebACL(this, 'WebAcl', {
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
       description: `Citadel ${props.name}: AWS managed rules, body limits and rate limits`,
       customResponseBodies: {
+        ...(origins.length > 0
+          ? {
+              foreignOrigin: {
+                contentType: 'APPLICATION_JSON',
+                content: problemBody(
+                  'forbidden',
+                  'Forbidden',
+                  'This API answers browser pages only from the origins its stage lists; this page is on another origin.',
+                ),
+              },
+            }
+          : {}),
         rateLimited: {
           contentType: 'APPLICATION_JSON',
           content: problemBody(

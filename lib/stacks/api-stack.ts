@@ -165,6 +165,8 @@ export class ApiStack extends CitadelStack {
       ...webAclCommon,
       name: `citadel-${config.stage}-api`,
       bodyLimits: bodyLimits(routeList),
+      // Pages on other origins are refused here, so the public API's own errors can echo the request's Origin.
+      browserOrigins: apiConfig.corsOrigins,
       rateRules: [
         { name: 'PerIpRateLimit', ...apiConfig.perIpRateLimit },
         // Account recovery presents a password and a recovery code: the sign-in tier, per address (Cognito's

@@ -1,12 +1,19 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { aws_cognito as cognito, Duration, aws_lambda as lambda, aws_logs as logs, Stack } from 'aws-cdk-lib';
+import {
+  aws_cognito as cognito,
+  Duration,
+  aws_kms as kms,
+  aws_lambda as lambda,
+  aws_logs as logs,
+  Stack,
+} from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { MAX_JSON_BODY_BYTES, SECURITY_HEADERS } from '../../contract/http';
 import type { RouteDefinition } from '../../contract/route';
 import { routeList } from '../../contract/routes';
 import { loadStageConfig } from '../../lib/config';
 import { CitadelRestApi, MAX_INTEGRATION_SECONDS } from '../../lib/constructs/citadel-rest-api';
-import { routePathPattern } from '../../lib/constructs/regional-web-acl';
+import { RegionalWebAcl, routePathPattern } from '../../lib/constructs/regional-web-acl';
 import { bodyLimits, scanTimeout } from '../../lib/stacks/api-stack';
 import { synthStage, testApp } from '../support/cdk';
 
@@ -173,9 +180,16 @@ describe('Api stack', () => {
             ManagedRuleGroupStatement: { VendorName: 'AWS', Name: 'AWSManagedRulesAmazonIpReputationList' },
           },
         }),
+        // Counted and labelled, then answered by the rules after it (per browser origin, see below).
         Match.objectLike({
           Name: 'PerIpRateLimit',
           Statement: { RateBasedStatement: { Limit: 100, EvaluationWindowSec: 60, AggregateKeyType: 'IP' } },
+          Action: { Count: {} },
+          RuleLabels: [{ Name: 'citadel:refused:PerIpRateLimit' }],
+        }),
+        Match.objectLike({
+          Name: 'PerIpRateLimit-Refused',
+          Statement: { LabelMatchStatement: { Scope: 'LABEL', Key: 'citadel:refused:PerIpRateLimit' } },
           Action: { Block: { CustomResponse: Match.objectLike({ ResponseCode: 429 }) } },
         }),
       ]),
@@ -284,7 +298,9 @@ describe('Api stack', () => {
         ComparisonOperator: 'GT',
         Size: MAX_JSON_BODY_BYTES,
       });
-      expect(byName('BodyOverApiLimit').Action.Block.CustomResponse.ResponseCode).toBe(413);
+      // The public ACL counts it and answers per browser origin; the machine ACL (no browsers) blocks at once.
+      const answer = byName('BodyOverApiLimit-Refused') ?? byName('BodyOverApiLimit');
+      expect(answer.Action.Block.CustomResponse.ResponseCode).toBe(413);
       expect(
         byName('AWSManagedRulesCommonRuleSet').Statement.ManagedRuleGroupStatement.RuleActionOverrides,
       ).toEqual([{ Name: 'SizeRestrictions_BODY', ActionToUse: { Count: {} } }]);
@@ -471,13 +487,74 @@ describe('Api stack', () => {
     );
   });
 
-  it('carries CORS on API Gateway errors when the stage has one origin, never a wildcard', () => {
-    prod.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
-      ResponseType: 'UNAUTHORIZED',
-      ResponseParameters: Match.objectLike({
-        'gatewayresponse.header.Access-Control-Allow-Origin': "'https://app.citadel.example.com'",
-      }),
-    });
+  it("echoes the request's Origin on API Gateway's errors of the public API, behind a web ACL refusing every other origin", () => {
+    for (const [template, stage] of [
+      [dev, 'dev'],
+      [prod, 'prod'],
+    ] as const) {
+      const origins = loadStageConfig(stage).api.corsOrigins;
+      const responses = Object.values(template.findResources('AWS::ApiGateway::GatewayResponse'));
+      const echoing = responses.filter(
+        (r) =>
+          r.Properties.ResponseParameters['gatewayresponse.header.Access-Control-Allow-Origin'] ===
+          'method.request.header.Origin',
+      );
+      // Every response type of the public API; none of the machine API's (no browsers there), never a wildcard.
+      expect(echoing.length).toBe(responses.length / 2);
+      expect(JSON.stringify(responses)).not.toMatch(/Allow-Origin":"'\*'/);
+      const acl = Object.values(template.findResources('AWS::WAFv2::WebACL')).find((a) =>
+        a.Properties.Rules.some((r: { Name: string }) => r.Name === 'ForeignOrigin'),
+      );
+      const foreign = acl?.Properties.Rules.find((r: { Name: string }) => r.Name === 'ForeignOrigin');
+      expect(foreign.Priority).toBe(0);
+      expect(foreign.Action.Block.CustomResponse.ResponseCode).toBe(403);
+      const listed = JSON.stringify(foreign.Statement.AndStatement.Statements[1]);
+      for (const origin of origins) expect(listed).toContain(`"SearchString":"${origin}"`);
+      // Each refusal is answered with each origin's own Access-Control-Allow-Origin.
+      for (const [i, origin] of origins.entries()) {
+        const perOrigin = acl?.Properties.Rules.find(
+          (r: { Name: string }) => r.Name === `PerIpRateLimit-Origin${i + 1}`,
+        );
+        expect(perOrigin.Action.Block.CustomResponse.ResponseHeaders).toEqual(
+          expect.arrayContaining([
+            { Name: 'Access-Control-Allow-Origin', Value: origin },
+            { Name: 'Access-Control-Expose-Headers', Value: 'Retry-After' },
+            { Name: 'Retry-After', Value: '60' },
+          ]),
+        );
+      }
+    }
+  });
+
+  it('refuses more browser origins than WAF can answer, and a wildcard', () => {
+    const acl =
+      (origins: string[], rateRules = 1) =>
+      () =>
+        new RegionalWebAcl(new Stack(testApp({ compliance: false }), 'Acl'), 'Acl', {
+          name: 'acl',
+          resourceType: 'API_GATEWAY',
+          rateRules: Array.from({ length: rateRules }, (_, i) => ({
+            name: `Rate${i}`,
+            limit: 100,
+            windowSeconds: 60,
+          })),
+          bodyLimits: bodyLimits(routeList),
+          browserOrigins: origins,
+          logsKey: new kms.Key(new Stack(testApp({ compliance: false }), 'Key'), 'Key'),
+        });
+    const four = ['https://a.example', 'https://b.example', 'https://c.example', 'https://d.example'];
+    expect(acl(four.slice(0, 3))).toThrow(
+      /3 browser origins; WAF allows 100 custom response headers per web ACL, which answer at most 2/,
+    );
+    expect(acl(['https://*.example'])).toThrow(/"\*" is never allowed/);
+    expect(acl(four.slice(0, 2), 2)).not.toThrow();
+    // Two origins leave room for two rate rules (the public API's): a third one's answers would pass WAF's quota.
+    expect(acl(four.slice(0, 2), 3)).toThrow(
+      /custom responses carry 121 headers; WAF allows 100 per web ACL/,
+    );
+    expect(() =>
+      loadStageConfig('dev', { overrides: (c) => ({ ...c, api: { ...c.api, corsOrigins: [...four] } }) }),
+    ).toThrow(/api\.corsOrigins: at most 2 origins/);
   });
 
   it('keeps every route function within API Gateway’s 29 s integration timeout', () => {

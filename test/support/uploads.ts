@@ -10,15 +10,15 @@ import { createDevTokenIssuer, type DevTokenIssuer } from '../../local/dev-token
 import type { ObjectCreated } from '../../local/guardduty-simulator';
 import { type LocalServer, startLocalServer } from '../../local/server';
 import {
-  LOCAL_BUCKETS,
   LOCAL_QUARANTINE_BUCKET,
   LOCAL_UPLOADS_BUCKET,
   type LocalUploads,
+  startLocalS3Server,
   startLocalUploads,
 } from '../../local/uploads';
 import { type MigratedDatabase, migratedDatabase, withClient } from './database';
 import { startPostgres, type TestPostgres } from './postgres';
-import { type S3Server, startS3Server } from './s3-server';
+import type { S3Server } from './s3-server';
 
 export { LOCAL_QUARANTINE_BUCKET, LOCAL_UPLOADS_BUCKET };
 
@@ -62,7 +62,7 @@ export async function startUploadEnvironment(
   const database = await migratedDatabase(postgres, 'uploads');
   process.env.DATABASE_URL = database.appUrl;
   process.env.NODE_ENV = 'development';
-  const s3Server = await startS3Server({ buckets: [...LOCAL_BUCKETS] });
+  const s3Server = await startLocalS3Server();
   const scanErrors: unknown[] = [];
   const uploads = startLocalUploads(s3Server, {
     maxUploadBytes: options.maxUploadBytes ?? 64 * 1024 * 1024,

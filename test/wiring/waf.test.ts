@@ -48,13 +48,15 @@ describe.each(ALL_STAGES)('%s web ACLs', (stage) => {
 
   it('put one web ACL in front of each API stage and the user pool, through AWS::WAFv2::WebACLAssociation', () => {
     expect(report.problems.filter((p) => !p.startsWith('legitimate') && !p.startsWith('abuse'))).toEqual([]);
+    // The browser scenario runs once per allowed origin.
+    const browsers = loadStageConfig(stage).api.corsOrigins.map(() => 'publicApi');
     expect(report.legitimate.map((r) => r.acl).sort()).toEqual(
       [
         'machineApi',
         'machineApi',
         'publicApi',
         'publicApi',
-        'publicApi',
+        ...browsers,
         'userPool',
         'userPool',
         'userPool',
@@ -414,6 +416,97 @@ describe('the WAF checks fail on the defects they target', () => {
       );
       expect(problems).toContainEqual(
         'publicApi: no AWS::WAFv2::WebACLAssociation puts a web ACL in front of it.',
+      );
+    });
+  });
+
+  describe('5. browsers cannot read the errors WAF and API Gateway make', () => {
+    /** The problems on dev's templates (two origins) with `change` applied to its Api stack. */
+    const devProblems = async (change: (t: CfnTemplate) => void) => {
+      const { config, templates } = stageTemplates('dev');
+      const { problems } = await wafChecks({
+        stage: 'dev',
+        config,
+        templates: mutated(templates, '-Api', change),
+      });
+      process.stdout.write(
+        `WAF defect: ${expect.getState().currentTestName}\n${problems.map((p) => `  - ${p}`).join('\n')}\n`,
+      );
+      return problems;
+    };
+    const rulesOf = (t: CfnTemplate) => (publicAcl(t) as Json).Properties;
+
+    it('passes dev unmutated (two origins)', async () => {
+      expect(await devProblems(() => undefined)).toEqual([]);
+    });
+
+    it("reports API Gateway's errors unreadable from the second origin with the old single static origin", async () => {
+      const problems = await devProblems((t) => {
+        for (const r of Object.values(t.Resources)) {
+          const params = (r.Properties as Json)?.ResponseParameters;
+          if (
+            r.Type === 'AWS::ApiGateway::GatewayResponse' &&
+            params?.['gatewayresponse.header.Access-Control-Allow-Origin']
+          )
+            params['gatewayresponse.header.Access-Control-Allow-Origin'] = "'http://localhost:5173'";
+        }
+      });
+      expect(problems).toEqual([
+        "a page on http://127.0.0.1:5173 cannot read API Gateway's errors all 20 (DEFAULT_4XX, DEFAULT_5XX, BAD_REQUEST_BODY, …): Access-Control-Allow-Origin is http://localhost:5173",
+      ]);
+    });
+
+    it("reports WAF's 429 and 413 unreadable in a browser without the per-origin answers", async () => {
+      const problems = await devProblems((t) => {
+        rulesOf(t).Rules = rulesOf(t).Rules.filter((r: { Name: string }) => !/-Origin\d+$/.test(r.Name));
+      });
+      expect(problems).toContainEqual(
+        expect.stringMatching(
+          /^a page on http:\/\/127\.0\.0\.1:5173 cannot read WAF's 429 \(PerIpRateLimit-Refused\): Access-Control-Allow-Origin is absent; the browser reports "Failed to fetch" \(100 of 100/,
+        ),
+      );
+      expect(problems).toContainEqual(
+        expect.stringMatching(/^a page on http:\/\/localhost:5173 cannot read WAF's 413/),
+      );
+    });
+
+    it('reports a 429 whose Retry-After a page cannot read (not exposed)', async () => {
+      const problems = await devProblems((t) => {
+        for (const r of rulesOf(t).Rules)
+          if (r.Action?.Block?.CustomResponse)
+            r.Action.Block.CustomResponse.ResponseHeaders =
+              r.Action.Block.CustomResponse.ResponseHeaders.filter(
+                (h: { Name: string }) => h.Name !== 'Access-Control-Expose-Headers',
+              );
+      });
+      expect(problems).toContainEqual(
+        "a page on http://localhost:5173 cannot honour WAF's Retry-After: it is missing or not exposed (Access-Control-Expose-Headers) on 100 429s",
+      );
+    });
+
+    it("reports pages on any origin reading API Gateway's errors without the foreign-origin rule", async () => {
+      const problems = await devProblems((t) => {
+        rulesOf(t).Rules = rulesOf(t).Rules.filter((r: { Name: string }) => r.Name !== 'ForeignOrigin');
+      });
+      expect(problems).toContainEqual(
+        expect.stringMatching(
+          /^6 of 6 pages on origins the stage does not list pass WAF \(https:\/\/attacker\.example, /,
+        ),
+      );
+      expect(problems).toContainEqual(
+        "a page on https://attacker.example, an origin the stage does not list, can read API Gateway's errors all 20 (DEFAULT_4XX, DEFAULT_5XX, BAD_REQUEST_BODY, …)",
+      );
+    });
+
+    it('reports machine clients (no Origin) refused when the foreign-origin rule does not require an Origin', async () => {
+      const problems = await devProblems((t) => {
+        const rule = rulesOf(t).Rules.find((r: { Name: string }) => r.Name === 'ForeignOrigin');
+        rule.Statement = rule.Statement.AndStatement.Statements[1];
+      });
+      expect(problems).toContainEqual(
+        expect.stringMatching(
+          /^legitimate traffic blocked: largest upload through the client library .* by ForeignOrigin/,
+        ),
       );
     });
   });

@@ -16,9 +16,9 @@ import type { RouteDefinition } from '../../../contract/route';
 import { type RouteId, routeList } from '../../../contract/routes';
 import { closePool } from '../../../lambda/shared/db';
 import {
-  LOCAL_BUCKETS,
   LOCAL_UPLOADS_BUCKET,
   type LocalUploads,
+  startLocalS3Server,
   startLocalUploads,
 } from '../../../local/uploads';
 import { FakeAdminAws, setAdminEnv } from '../../support/admin-aws';
@@ -28,7 +28,7 @@ import type { EventInit } from '../../support/lambda';
 import { startPostgres, type TestPostgres } from '../../support/postgres';
 import { machineClaims, userClaims } from '../../support/principals';
 import { type PreparedCodes, prepareCodes, seedRecoverableUser } from '../../support/recovery-fixtures';
-import { type S3Server, startS3Server } from '../../support/s3-server';
+import type { S3Server } from '../../support/s3-server';
 
 // ---- DESIGN.md, "Identity and access", as data ------------------------------------------------------------
 
@@ -276,7 +276,7 @@ beforeAll(async () => {
   process.env.DATABASE_URL = db.appUrl;
   tables = new AdminTables(db.adminUrl);
   prepared = await prepareCodes();
-  s3Server = await startS3Server({ buckets: [...LOCAL_BUCKETS] });
+  s3Server = await startLocalS3Server();
   uploads = startLocalUploads(s3Server, {
     maxUploadBytes: 1024 ** 3,
     allowedContentTypes: ['application/pdf'],

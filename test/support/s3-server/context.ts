@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { S3Error } from './errors';
+import type { AccessPolicy } from './policy';
 import { decodeComponent, parseQuery, type QueryParam, type VerifiedAuth } from './sigv4';
 import type { Store } from './store';
 
@@ -14,6 +15,8 @@ export interface Services {
   readonly store: Store;
   readonly events: EventEmitter;
   readonly region: string;
+  /** Bucket-policy denies, by access key. @default none */
+  readonly policy?: AccessPolicy;
 }
 
 const AUTH_QUERY_PARAMS = new Set([

@@ -15,10 +15,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isValidBucketName } from './buckets';
+import type { AccessPolicy } from './policy';
 import { createRequestHandler } from './server';
 import { Store } from './store';
 
 export type { ObjectCreatedEvent } from './attributes';
+export type { AccessPolicy } from './policy';
 
 /** Credentials accepted by default. */
 export const DEFAULT_CREDENTIALS = {
@@ -45,6 +47,11 @@ export interface S3ServerOptions {
    * exposing ETag.
    */
   readonly corsOrigins?: readonly string[];
+  /**
+   * Bucket-policy denies by access key (the scan-tag read gate, the scan-tag write guard, locked buckets), as
+   * Citadel's bucket policies deny by role. @default none
+   */
+  readonly policy?: AccessPolicy;
 }
 
 /** A running server. */
@@ -88,6 +95,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
     credentials,
     now,
     corsOrigins: options.corsOrigins,
+    policy: options.policy,
   });
   const inFlight = new Set<Promise<void>>();
   const server = createServer({ requestTimeout: 0, keepAliveTimeout: 10_000 }, (req, res) => {

@@ -17,6 +17,7 @@ import type { RequestContext, Services } from './context';
 import { errors, S3Error } from './errors';
 import { copyToFile, receiveText, receiveToFile } from './io';
 import { resolveCopySource } from './objects';
+import { checkTagWrite } from './policy';
 import { uriEncode } from './sigv4';
 import { type CompletionPlan, compareKeys, type PartRecord, type UploadRecord } from './store';
 import { type CompletedPartInput, parseCompleteMultipartUpload, xmlDocument } from './xml';
@@ -51,7 +52,9 @@ export async function createMultipartUpload(ctx: RequestContext, services: Servi
   const { bucket, key } = target(ctx);
   validateKey(key);
   if (!services.store.hasBucket(bucket)) throw errors.noSuchBucket(bucket);
-  const upload = await services.store.createUpload(bucket, key, requestAttributes(ctx));
+  const attributes = requestAttributes(ctx);
+  checkTagWrite(ctx, services.policy, bucket, attributes.tags);
+  const upload = await services.store.createUpload(bucket, key, attributes);
   ctx.sendXml(
     200,
     xmlDocument('InitiateMultipartUploadResult', { Bucket: bucket, Key: key, UploadId: upload.uploadId }),

@@ -20,6 +20,7 @@ import { checksumHeader } from './checksums';
 import type { RequestContext, Services } from './context';
 import { errors, S3Error } from './errors';
 import { receiveText, receiveToFile, streamObject } from './io';
+import { checkRead, checkReadAttributes, checkTagWrite } from './policy';
 import { decodeComponent } from './sigv4';
 import type { ObjectAttributes, ObjectRecord } from './store';
 import { parseDelete, parseTagging, xmlDocument } from './xml';
@@ -49,6 +50,7 @@ export async function putObject(ctx: RequestContext, services: Services): Promis
   validateKey(key);
   if (!services.store.hasBucket(bucket)) throw errors.noSuchBucket(bucket);
   const attributes = requestAttributes(ctx);
+  checkTagWrite(ctx, services.policy, bucket, attributes.tags);
   const ifNoneMatch = ctx.header('if-none-match');
   const failIfExists = () => {
     if (ifNoneMatch === '*' && services.store.getObject(bucket, key)) {
@@ -170,6 +172,7 @@ function partRange(ctx: RequestContext, record: ObjectRecord): { start: number; 
 export async function getObject(ctx: RequestContext, services: Services): Promise<void> {
   const { bucket, key } = target(ctx);
   const record = requireObject(services, bucket, key);
+  checkRead(ctx, services.policy, { bucket, key, tags: record.tags });
   const conditional = checkConditions(ctx, record);
   if (conditional === 'not-modified') {
     ctx.send(304, { ETag: record.etag, 'Last-Modified': new Date(record.lastModified).toUTCString() });
@@ -277,6 +280,7 @@ export function resolveCopySource(ctx: RequestContext, services: Services): Copy
   const source = parseCopySource(ctx.header('x-amz-copy-source') ?? '');
   if (!services.store.hasBucket(source.bucket)) throw errors.noSuchBucket(source.bucket);
   const record = requireObject(services, source.bucket, source.key);
+  checkRead(ctx, services.policy, { bucket: source.bucket, key: source.key, tags: record.tags });
   checkConditions(ctx, record, 'x-amz-copy-source-');
   return { bucket: source.bucket, record };
 }
@@ -298,6 +302,8 @@ export async function copyObject(ctx: RequestContext, services: Services): Promi
   }
   const metadataDirective = directive(ctx, 'x-amz-metadata-directive');
   const taggingDirective = directive(ctx, 'x-amz-tagging-directive');
+  if (taggingDirective === 'REPLACE')
+    checkTagWrite(ctx, services.policy, bucket, parseTaggingHeader(ctx.header('x-amz-tagging')));
   const encryption = encryptionAttributes(ctx);
   const sameObject = source.bucket === bucket && record.key === key;
   if (sameObject && metadataDirective === 'COPY' && encryption.serverSideEncryption === undefined) {
@@ -336,6 +342,7 @@ export async function copyObject(ctx: RequestContext, services: Services): Promi
 export async function getObjectTagging(ctx: RequestContext, services: Services): Promise<void> {
   const { bucket, key } = target(ctx);
   const record = requireObject(services, bucket, key);
+  checkReadAttributes(ctx, services.policy, bucket);
   ctx.sendXml(
     200,
     xmlDocument('Tagging', { TagSet: { Tag: record.tags.map((t) => ({ Key: t.key, Value: t.value })) } }),
@@ -347,6 +354,7 @@ export async function putObjectTagging(ctx: RequestContext, services: Services):
   const { bucket, key } = target(ctx);
   requireObject(services, bucket, key);
   const tags = validateTags(parseTagging(await receiveText(ctx, 64 * 1024)));
+  checkTagWrite(ctx, services.policy, bucket, tags);
   await services.store.updateObject(bucket, key, (record) => ({ ...record, tags }));
   ctx.send(200);
 }

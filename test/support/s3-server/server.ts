@@ -10,6 +10,7 @@ import { answerPreflight, applyCors } from './cors';
 import { errors, S3Error } from './errors';
 import * as multipart from './multipart';
 import * as objects from './objects';
+import type { AccessPolicy } from './policy';
 import { authenticate } from './sigv4';
 import type { Store } from './store';
 import { errorDocument } from './xml';
@@ -23,6 +24,7 @@ export interface HandlerConfig {
   readonly credentials: ReadonlyMap<string, string>;
   readonly now: () => Date;
   readonly corsOrigins?: readonly string[];
+  readonly policy?: AccessPolicy;
 }
 
 type Operation = (ctx: RequestContext, services: Services) => Promise<void>;
@@ -151,7 +153,12 @@ function sendError(ctx: RequestContext, error: unknown): void {
 export function createRequestHandler(
   config: HandlerConfig,
 ): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const services: Services = { store: config.store, events: config.events, region: config.region };
+  const services: Services = {
+    store: config.store,
+    events: config.events,
+    region: config.region,
+    policy: config.policy,
+  };
   return async (req, res) => {
     const ctx = new RequestContext(req, res);
     try {

@@ -11,7 +11,8 @@
  * - rate-based rules: scope-down, IP or custom header/IP keys (requests missing a key are not counted), a sliding
  *   window of `EvaluationWindowSec`, matching when the count including this request is over `Limit`;
  * - managed rule groups from the committed table (`waf-managed-rules.ts`), with `RuleActionOverrides`,
- *   `ExcludedRules`, the group's override action and scope-down.
+ *   `ExcludedRules`, the group's override action and scope-down;
+ * - a blocking rule's custom response: status, headers and the body named from `CustomResponseBodies`.
  * Anything else in a template (a statement, field, transformation or managed group it does not know) throws, so
  * a new kind of rule cannot pass unexamined.
  *
@@ -64,6 +65,8 @@ export interface Verdict {
   readonly labels: readonly string[];
   /** Rules that matched with Count. */
   readonly counted: readonly string[];
+  /** A blocking rule's custom response: its headers (names as written) and body. */
+  readonly response?: { readonly headers: Readonly<Record<string, string>>; readonly body?: string };
 }
 
 /** Body inspection limits by `AssociationConfig` value. */
@@ -220,6 +223,7 @@ export class WebAclModel {
   private readonly rules: Json[];
   private readonly inspectionBytes: number;
   private readonly defaultAction: 'ALLOW' | 'BLOCK';
+  private readonly bodies: Readonly<Record<string, { Content: string }>>;
   private readonly rate = new Map<string, Map<string, number[]>>();
   /** Highest count each rate rule reached for any key. */
   readonly ratePeaks = new Map<string, { peak: number; limit: number; window: number }>();
@@ -232,6 +236,7 @@ export class WebAclModel {
   ) {
     if (acl?.Scope !== 'REGIONAL') throw new Error(`${name}: only REGIONAL web ACLs are modelled`);
     this.rules = [...acl.Rules].sort((a: Json, b: Json) => a.Priority - b.Priority);
+    this.bodies = acl.CustomResponseBodies ?? {};
     const limit = acl.AssociationConfig?.RequestBody?.[resource]?.DefaultSizeInspectionLimit;
     if (limit !== undefined && INSPECTION_BYTES[limit] === undefined)
       throw new Error(`${name}: unknown body inspection limit ${limit}`);
@@ -275,12 +280,23 @@ export class WebAclModel {
           status: spec?.CustomResponse?.ResponseCode ?? 403,
           labels,
           counted,
+          ...(spec?.CustomResponse ? { response: this.customResponse(spec.CustomResponse, rule.Name) } : {}),
         };
       throw new Error(`${this.name} ${rule.Name}: the model does not implement action ${kind}`);
     }
     return this.defaultAction === 'ALLOW'
       ? { action: 'ALLOW', labels, counted }
       : { action: 'BLOCK', status: 403, labels, counted };
+  }
+
+  /** The headers and body WAF sends for a custom response (the body from `CustomResponseBodies`). */
+  private customResponse(response: Json, rule: string): NonNullable<Verdict['response']> {
+    const headers: Record<string, string> = {};
+    for (const h of response.ResponseHeaders ?? []) headers[h.Name] = h.Value;
+    const key = response.CustomResponseBodyKey;
+    if (key !== undefined && this.bodies[key] === undefined)
+      throw new Error(`${this.name} ${rule}: custom response body ${key} is not defined in the ACL`);
+    return { headers, ...(key === undefined ? {} : { body: this.bodies[key]?.Content }) };
   }
 
   private inspected(request: WafRequest): InspectedRequest {

@@ -46,15 +46,19 @@ const NODE_FETCH_HEADERS = {
   'sec-fetch-mode': 'cors',
   'accept-encoding': 'gzip, deflate',
 };
-const BROWSER_HEADERS = {
+/** What Chrome adds to a page's `fetch` to the API from `origin`. */
+export const browserHeaders = (origin: string) => ({
   'user-agent': CHROME_UA,
   'accept-language': 'en-GB,en;q=0.9',
   'accept-encoding': 'gzip, deflate, br, zstd',
-  origin: 'https://app.citadel.example.com',
-  referer: 'https://app.citadel.example.com/',
+  origin,
+  referer: `${origin}/`,
   'sec-fetch-mode': 'cors',
   'sec-fetch-site': 'cross-site',
-};
+});
+
+/** A browser on the app's pages talking to the Cognito domain (the user pool's traffic). */
+const COGNITO_PAGE_HEADERS = browserHeaders('https://app.citadel.example.com');
 
 interface Captured {
   readonly method: string;
@@ -209,9 +213,14 @@ export async function largestUploadCalls(
 
 /**
  * A browser's Uppy 6 signing traffic (`POST /v1/uploads/sign`, part URLs in the helper's batches) for the largest
- * upload at 1 Gbit/s, plus the page polling the file every 5 s, from one address. Driven through the real helper.
+ * upload at 1 Gbit/s, plus the page polling the file every 5 s, from one address, on a page at `origin`. Driven
+ * through the real helper.
  */
-export async function uppySigningTraffic(stage: StageName, config: StageConfig): Promise<WafRequest[]> {
+export async function uppySigningTraffic(
+  stage: StageName,
+  config: StageConfig,
+  origin: string,
+): Promise<WafRequest[]> {
   const { size, partSize, partCount } = largestUpload(config);
   const partSeconds = partSize / (1e9 / 8);
   let clock = 0;
@@ -271,7 +280,7 @@ export async function uppySigningTraffic(stage: StageName, config: StageConfig):
       stamps[i] ?? 0,
       ip,
       `POST /v1/uploads/sign ${(JSON.parse(c.body ?? '{}') as { operation: string }).operation}`,
-      BROWSER_HEADERS,
+      browserHeaders(origin),
     ),
   );
   const token = accessToken();
@@ -283,7 +292,7 @@ export async function uppySigningTraffic(stage: StageName, config: StageConfig):
       method: 'GET',
       path: `/${stage}/v1/files/${id}`,
       headers: {
-        ...BROWSER_HEADERS,
+        ...browserHeaders(origin),
         host: new URL(API).host,
         accept: 'application/json, application/problem+json',
         authorization: `Bearer ${token}`,
@@ -320,7 +329,7 @@ export async function premiumAtFullRate(stage: StageName, config: StageConfig): 
 }
 
 const formHeaders = (body: string): Record<string, string> => ({
-  ...BROWSER_HEADERS,
+  ...COGNITO_PAGE_HEADERS,
   host: new URL(USER_POOL_DOMAIN).host,
   'content-type': 'application/x-www-form-urlencoded',
   'content-length': String(body.length),
@@ -397,7 +406,7 @@ function signIn(at: number, ip: string, webClient: string, typos: number): WafRe
     method: 'GET',
     path,
     query,
-    headers: { ...BROWSER_HEADERS, host, accept: 'text/html' },
+    headers: { ...COGNITO_PAGE_HEADERS, host, accept: 'text/html' },
     what: `sign-in: GET ${path}`,
   });
   // Cognito does not forward the username or password to WAF: the form as WAF sees it.
@@ -461,8 +470,18 @@ export function officeBehindOneAddress(config: StageConfig): WafRequest[] {
   return out.sort((a, b) => a.at - b.at);
 }
 
-/** A recovery request as the SPA sends it (no token: the route is public), with a body of realistic size. */
-function recoveryRequest(stage: StageName, at: number, ip: string, what: string, path?: string): WafRequest {
+/**
+ * A recovery request as the SPA on `origin` sends it (no token: the route is public), with a body of realistic
+ * size.
+ */
+function recoveryRequest(
+  stage: StageName,
+  origin: string,
+  at: number,
+  ip: string,
+  what: string,
+  path?: string,
+): WafRequest {
   const body = JSON.stringify({
     username: `person.${randomBytes(4).toString('hex')}@example.com`,
     password: `${b64url(12)}-Aa1!`,
@@ -474,7 +493,7 @@ function recoveryRequest(stage: StageName, at: number, ip: string, what: string,
     method: 'POST',
     path: path ?? `/${stage}/v1/auth/recover`,
     headers: {
-      ...BROWSER_HEADERS,
+      ...browserHeaders(origin),
       host: new URL(API).host,
       accept: 'application/json, application/problem+json',
       'content-type': 'application/json',
@@ -489,9 +508,11 @@ function recoveryRequest(stage: StageName, at: number, ip: string, what: string,
  * People behind one office address who lost their phones, recovering within ten minutes: three succeed at once,
  * two mistype their code first (five attempts in all), plus the office's page polling.
  */
-export function officeRecoveries(stage: StageName): WafRequest[] {
+export function officeRecoveries(stage: StageName, origin: string): WafRequest[] {
   const ip = '198.51.100.8';
-  const attempts = [0, 40, 41, 200, 320].map((at) => recoveryRequest(stage, at, ip, 'POST /v1/auth/recover'));
+  const attempts = [0, 40, 41, 200, 320].map((at) =>
+    recoveryRequest(stage, origin, at, ip, 'POST /v1/auth/recover'),
+  );
   const token = accessToken();
   const polls = Array.from({ length: 120 }, (_, i) => ({
     at: i * 5,
@@ -499,7 +520,7 @@ export function officeRecoveries(stage: StageName): WafRequest[] {
     method: 'GET',
     path: `/${stage}/v1/me`,
     headers: {
-      ...BROWSER_HEADERS,
+      ...browserHeaders(origin),
       host: new URL(API).host,
       accept: 'application/json, application/problem+json',
       authorization: `Bearer ${token}`,
@@ -542,10 +563,11 @@ export function factorEnrolment(config: StageConfig): WafRequest[] {
  * Guessing recovery codes (or passwords) through the API: `count` recoveries from one address within a minute,
  * every other one spelled so API Gateway still routes it (URL-encoded letters, a doubled slash).
  */
-export function recoveryGuessing(stage: StageName, count: number): WafRequest[] {
+export function recoveryGuessing(stage: StageName, count: number, origin: string): WafRequest[] {
   return Array.from({ length: count }, (_, i) =>
     recoveryRequest(
       stage,
+      origin,
       (i * 60) / count,
       '192.0.2.70',
       i % 2 === 0 ? 'guess: POST /v1/auth/recover' : 'guess: POST /v1/auth/%72ecover (encoded, //)',
@@ -703,22 +725,80 @@ export function oversizeBodies(stage: StageName, limit: number): WafRequest[] {
   ];
 }
 
-/** One address hammering an API: `count` requests within a minute, each with a made-up key if asked. */
-export function hammering(stage: StageName, count: number, madeUpKeys: boolean): WafRequest[] {
+/**
+ * One address hammering an API: `count` requests within a minute, each with a made-up key if asked; from a page
+ * at `origin` when given (a browser's headers), else as a machine client (no Origin).
+ */
+export function hammering(
+  stage: StageName,
+  count: number,
+  madeUpKeys: boolean,
+  origin?: string,
+): WafRequest[] {
   const token = accessToken();
   return Array.from({ length: count }, (_, i) => ({
     at: (i * 60) / count,
-    ip: '192.0.2.77',
+    ip: origin ? '192.0.2.78' : '192.0.2.77',
     method: 'GET',
     path: `/${stage}/v1/files`,
     query: 'limit=100',
     headers: {
-      ...NODE_FETCH_HEADERS,
+      ...(origin ? browserHeaders(origin) : NODE_FETCH_HEADERS),
       host: new URL(API).host,
       authorization: `Bearer ${token}`,
       ...(madeUpKeys ? { 'x-api-key': apiKey() } : {}),
     },
-    what: madeUpKeys ? 'GET /v1/files with a made-up key' : 'GET /v1/files',
+    what: `${madeUpKeys ? 'GET /v1/files with a made-up key' : 'GET /v1/files'}${origin ? ` from ${origin}` : ''}`,
+  }));
+}
+
+/** A page at `origin` sending a body over 8 KiB to a small-body route and one over the API limit. */
+export function browserOversize(stage: StageName, origin: string, limit: number): WafRequest[] {
+  const headers = {
+    ...browserHeaders(origin),
+    host: new URL(API).host,
+    'content-type': 'application/json',
+    authorization: `Bearer ${accessToken()}`,
+  };
+  const body = (bytes: number) => `{"pad":"${'a'.repeat(bytes - 10)}"}`;
+  const id = randomUUID();
+  return [
+    { path: `/${stage}/v1/uploads`, body: body(9000), what: `POST /v1/uploads, 9,000 bytes, from ${origin}` },
+    {
+      path: `/${stage}/v1/uploads/${id}/complete`,
+      body: body(limit + 100),
+      what: `complete over the API limit from ${origin}`,
+    },
+  ].map((r, i) => ({
+    at: i,
+    ip: `192.0.2.${120 + i}`,
+    method: 'POST',
+    headers: { ...headers, 'content-length': String(r.body.length) },
+    ...r,
+  }));
+}
+
+/**
+ * Pages on origins the stage does not list (a look-alike, another port, a sandboxed frame's `null`, different
+ * case), and an allowed origin's preflight, as a browser sends them.
+ */
+export function foreignOrigins(stage: StageName, allowed: readonly string[]): WafRequest[] {
+  const [first = 'https://app.example.com'] = allowed;
+  const foreign = [
+    'https://attacker.example',
+    `${first}.attacker.example`,
+    first.replace(/:\/\//, '://evil.'),
+    `${first}:8443`.replace(/:(\d+):8443$/, ':8443'),
+    'null',
+    first.toUpperCase(),
+  ].filter((o) => !allowed.includes(o));
+  return foreign.map((origin, i) => ({
+    at: i,
+    ip: '203.0.113.9',
+    method: 'GET',
+    path: `/${stage}/v1/me`,
+    headers: { ...browserHeaders(origin), host: new URL(API).host, authorization: `Bearer ${accessToken()}` },
+    what: `GET /v1/me from ${origin}`,
   }));
 }
 
@@ -727,8 +807,15 @@ export function hammering(stage: StageName, count: number, madeUpKeys: boolean):
 export interface Blocked {
   readonly what: string;
   readonly at: number;
+  /** The rule that answered. */
   readonly rule: string;
+  /** That rule and the rules that counted the request before it (a refusal counted, then answered per origin). */
+  readonly by: readonly string[];
   readonly status: number;
+  /** The request's `Origin`, if it had one. */
+  readonly origin?: string;
+  /** WAF's custom response, if the rule sends one. */
+  readonly response?: Verdict['response'];
 }
 
 export interface ScenarioResult {
@@ -764,7 +851,15 @@ export function run(
   for (const r of [...requests].sort((a, b) => a.at - b.at)) {
     const v: Verdict = model.evaluate(r);
     if (v.action === 'BLOCK')
-      blocked.push({ what: r.what, at: r.at, rule: v.rule ?? '(default action)', status: v.status ?? 403 });
+      blocked.push({
+        what: r.what,
+        at: r.at,
+        rule: v.rule ?? '(default action)',
+        by: [...v.counted, v.rule ?? '(default action)'],
+        status: v.status ?? 403,
+        ...(r.headers.origin ? { origin: r.headers.origin } : {}),
+        ...(v.response ? { response: v.response } : {}),
+      });
     else allowed.push(r.what);
   }
   const peaks: Record<string, string> = {};
