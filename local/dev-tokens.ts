@@ -7,7 +7,18 @@
  * imports it, and a test proves no deployed bundle contains it.
  */
 import { randomUUID } from 'node:crypto';
-import { type CryptoKey, generateKeyPair, type JWTPayload, jwtVerify, SignJWT } from 'jose';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import {
+  type CryptoKey,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type JWK,
+  type JWTPayload,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
 import { qualifiedScope, ROLES, type Role, SCOPES, type Scope } from '../contract/roles';
 
 export const DEV_TOKEN_MARKER = 'CITADEL-DEV-TOKEN-ISSUER';
@@ -39,18 +50,61 @@ export interface DevTokenIssuer {
   verify(token: string): Promise<JWTPayload & Record<string, unknown>>;
 }
 
-/** Creates an issuer with a fresh RSA key pair. Throws outside development. */
-export async function createDevTokenIssuer(issuer = 'http://127.0.0.1/dev-cognito'): Promise<DevTokenIssuer> {
+export interface DevTokenIssuerOptions {
+  /**
+   * Keep the signing key in this file (JWK, mode 0600), created on first use: tokens minted before a restart
+   * stay valid after it. @default a fresh key in memory, gone with the process
+   */
+  readonly keyFile?: string;
+}
+
+interface SigningKey {
+  readonly kid: string;
+  readonly privateKey: CryptoKey;
+  readonly publicKey: CryptoKey;
+}
+
+/** The RSA signing key: from `keyFile` when it exists, else a new one (written to `keyFile` when given). */
+async function signingKey(keyFile: string | undefined): Promise<SigningKey> {
+  if (keyFile) {
+    const stored = await readFile(keyFile, 'utf8').catch(() => undefined);
+    if (stored !== undefined) {
+      const jwk = JSON.parse(stored) as JWK & { kid: string };
+      const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicJwk } = jwk;
+      return {
+        kid: jwk.kid,
+        privateKey: (await importJWK(jwk, 'RS256')) as CryptoKey,
+        publicKey: (await importJWK(publicJwk, 'RS256')) as CryptoKey,
+      };
+    }
+  }
+  const { privateKey, publicKey } = (await generateKeyPair('RS256', { extractable: true })) as {
+    privateKey: CryptoKey;
+    publicKey: CryptoKey;
+  };
+  const kid = randomUUID();
+  if (keyFile) {
+    await mkdir(dirname(keyFile), { recursive: true });
+    const temp = `${keyFile}.${process.pid}.tmp`;
+    await writeFile(temp, JSON.stringify({ ...(await exportJWK(privateKey)), kid, alg: 'RS256' }), {
+      mode: 0o600,
+    });
+    await rename(temp, keyFile);
+  }
+  return { kid, privateKey, publicKey };
+}
+
+/** Creates an issuer (a fresh RSA key pair, or the one in `options.keyFile`). Throws outside development. */
+export async function createDevTokenIssuer(
+  issuer = 'http://127.0.0.1/dev-cognito',
+  options: DevTokenIssuerOptions = {},
+): Promise<DevTokenIssuer> {
   if (!isDevProcess()) {
     throw new Error(
       `${DEV_TOKEN_MARKER}: refusing to run outside development (start with --dev or NODE_ENV=development).`,
     );
   }
-  const { privateKey, publicKey } = (await generateKeyPair('RS256')) as {
-    privateKey: CryptoKey;
-    publicKey: CryptoKey;
-  };
-  const kid = randomUUID();
+  const { kid, privateKey, publicKey } = await signingKey(options.keyFile);
   const userPoolClientId = 'devwebclient';
 
   return {

