@@ -28,6 +28,8 @@ export interface UploadEnvironmentOptions {
   /** @default the default stage list */
   readonly allowedContentTypes?: readonly string[];
   readonly verdict?: (object: ObjectCreated, bytes: Buffer) => ScanResultStatus | undefined;
+  /** Browser origins the API and the S3 server answer (CORS), as a stage lists them. @default none */
+  readonly corsOrigins?: readonly string[];
 }
 
 export interface UploadEnvironment {
@@ -62,7 +64,8 @@ export async function startUploadEnvironment(
   const database = await migratedDatabase(postgres, 'uploads');
   process.env.DATABASE_URL = database.appUrl;
   process.env.NODE_ENV = 'development';
-  const s3Server = await startLocalS3Server();
+  const s3Server = await startLocalS3Server({ corsOrigins: options.corsOrigins });
+  process.env.CITADEL_CORS_ORIGINS = (options.corsOrigins ?? []).join(',');
   const scanErrors: unknown[] = [];
   const uploads = startLocalUploads(s3Server, {
     maxUploadBytes: options.maxUploadBytes ?? 64 * 1024 * 1024,
@@ -71,7 +74,7 @@ export async function startUploadEnvironment(
     onScanError: (error) => scanErrors.push(error),
   });
   const tokens = await createDevTokenIssuer();
-  const server: LocalServer = await startLocalServer({ tokens });
+  const server: LocalServer = await startLocalServer({ tokens, corsOrigins: options.corsOrigins });
   return {
     url: server.url,
     tokens,
