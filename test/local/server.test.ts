@@ -80,6 +80,34 @@ describe('local API server', () => {
     expect(no.headers.get('access-control-allow-origin')).toBeNull();
   });
 
+  it("answers its own (API Gateway's) errors readably for a listed origin only, echoing it", async () => {
+    const listed = await fetch(`${server.url}/v1/test/whoami/x`, {
+      headers: { Origin: 'https://app.example.com' },
+    });
+    expect(listed.status).toBe(401);
+    expect(listed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(listed.headers.get('vary')).toBe('Origin');
+    const machine = await fetch(`${server.url}/v1/nope`);
+    expect(machine.status).toBe(404);
+    expect(machine.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  it('refuses a page on an unlisted origin first, as the web ACL does; requests without Origin pass', async () => {
+    const token = await tokens.mint({ role: 'user' });
+    const foreign = await fetch(`${server.url}/v1/health`, { headers: { Origin: 'https://evil.example' } });
+    expect(foreign.status).toBe(403);
+    expect(foreign.headers.get('access-control-allow-origin')).toBeNull();
+    expect(await foreign.json()).toMatchObject({
+      type: 'urn:citadel:problem:forbidden',
+      detail: expect.stringContaining('only from the origins its stage lists'),
+    });
+    const withToken = await fetch(`${server.url}/v1/test/whoami/x`, {
+      headers: { Origin: 'https://evil.example', Authorization: `Bearer ${token}` },
+    });
+    expect(withToken.status).toBe(403);
+    expect((await fetch(`${server.url}/v1/health`)).status).toBe(200);
+  });
+
   it('verifies tokens like the Cognito authorizer and hands the claims to the handler', async () => {
     const anonymous = await fetch(`${server.url}/v1/test/whoami/x`);
     expect(anonymous.status).toBe(401);
