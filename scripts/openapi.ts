@@ -173,7 +173,7 @@ const PROBLEM_RESPONSES: readonly ProblemResponse[] = [
     description:
       'The request is malformed or fails the route schema (a `validation` problem lists each field in ' +
       '`errors`). Unknown or repeated query parameters, and bodies on operations that take none, are refused.',
-    example: '1 field failed validation; see errors.',
+    example: '1 field failed validation: limit must be a whole number from 1 to 100. See errors.',
   },
   {
     status: 401,

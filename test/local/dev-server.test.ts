@@ -143,6 +143,26 @@ describe('npm run dev --fresh', () => {
       expect((await withHost(`${dev.url}/v1/health`, host)).status).toBe(200);
   });
 
+  it("runs the banner's example as printed: a token, then /v1/me and /v1/files answer; it says how to be a second person", async () => {
+    const lines = dev.stdout().split('\n');
+    const from = lines.indexOf('Try it:');
+    const script = lines.slice(from + 1, lines.indexOf('', from + 1)).map((l) => l.trim());
+    expect(script.some((l) => l.includes('/v1/me'))).toBe(true);
+    expect(dev.stdout()).toContain('&sub=<id> for another person');
+    const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const sh = spawn('sh', ['-c', script.join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      sh.stdout.on('data', (c: Buffer) => {
+        out += c.toString();
+      });
+      sh.on('close', (code) => resolve({ code, out }));
+    });
+    expect(run.code).toBe(0);
+    expect(run.out).toContain('"status":"ok"');
+    expect(run.out).toContain('"id":"dev-user-user","kind":"user"');
+    expect(run.out).toContain('"items":[]');
+  });
+
   it('refuses a page on another site the dev token, and gives one to a page on a listed origin', async () => {
     const ask = (headers: Record<string, string>) => fetch(`${dev.url}/_dev/token?role=admin`, { headers });
     const foreign = await ask({ origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' });
