@@ -261,14 +261,14 @@ export const stageConfigSchema = z
       /** Stage-wide steady-state requests per second and burst. */
       throttle: z.strictObject({ rateLimit: z.number().positive(), burstLimit: z.number().int().positive() }),
       /**
-       * Browser origins (exact). At most 3: WAF answers a page on each listed origin with its own copy of every
+       * Browser origins (exact). At most 2: WAF answers a page on each listed origin with its own copy of every
        * refusal, within its 100 custom response headers per web ACL (`MAX_BROWSER_ORIGINS`).
        */
       corsOrigins: z
         .array(httpsOrigin)
         .max(
-          3,
-          'at most 3 origins: WAF answers each with its own copy of every refusal (100 response headers per web ACL)',
+          2,
+          'at most 2 origins: WAF answers each with its own copy of every refusal (100 response headers per web ACL)',
         ),
       /** Per-IP limit on the public API's web ACL (the seeds' "100 per minute"). */
       perIpRateLimit: rateRule,
