@@ -1,4 +1,4 @@
-import { cp, mkdtemp, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -53,14 +53,18 @@ describe('migrations', () => {
 
   it('refuse an applied migration that was edited, and a gap in the sequence', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'citadel-mig-'));
-    await cp(MIGRATIONS_DIR, dir, { recursive: true });
-    const migrations = await loadMigrations(dir);
-    const edited = migrations.map((m) => (m.version === '0002' ? { ...m, checksum: 'different' } : m));
-    await expect(withClient(db.adminUrl, (c) => migrate(c, edited))).rejects.toThrow(
-      /0002_files changed after it was applied/,
-    );
-    await writeFile(path.join(dir, '0009_gap.sql'), 'SELECT 1;');
-    await expect(loadMigrations(dir)).rejects.toThrow(/breaks the sequence/);
+    try {
+      await cp(MIGRATIONS_DIR, dir, { recursive: true });
+      const migrations = await loadMigrations(dir);
+      const edited = migrations.map((m) => (m.version === '0002' ? { ...m, checksum: 'different' } : m));
+      await expect(withClient(db.adminUrl, (c) => migrate(c, edited))).rejects.toThrow(
+        /0002_files changed after it was applied/,
+      );
+      await writeFile(path.join(dir, '0009_gap.sql'), 'SELECT 1;');
+      await expect(loadMigrations(dir)).rejects.toThrow(/breaks the sequence/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('let the app role insert and read the audit trail but never update, delete or truncate it', async () => {

@@ -7,10 +7,10 @@
  * cfn-lint is a Python tool (preinstalled on the CI image). Without it the suite says so and how to install it;
  * with `CITADEL_REQUIRE_CFN_LINT=1` (set by `.ci/run`) a missing cfn-lint fails the run.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
   type CfnLintFinding,
   cfnLint,
@@ -68,6 +68,7 @@ if (!version) {
       const defects = writeTemplates(path.join(dir, 'defects'), { 'Citadel-staging-Data': withDefects() });
       findings = await cfnLint([...files, ...defects]);
     }, 300_000);
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
     it('finds no error and no unignored warning in any template of any stage', () => {
       expect(files).toHaveLength(18);

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -228,9 +228,16 @@ export class HealthCanary extends Construct {
  * Bundles `lambda/canary/health-canary.ts` into `nodejs/node_modules/health-canary.js`, the layout Synthetics
  * Node.js runtimes load, CommonJS for Node 20+. Deterministic, so the asset hash only changes with the code.
  */
+const bundledDirs = new Set<string>();
+
 function bundleCanary(): string {
-  // One directory per process: parallel test workers synthesize at the same time.
+  // One directory per process (parallel test workers synthesize at the same time), removed when the process ends:
+  // synthesis has copied the bundle into the cloud assembly by then.
   const out = path.join(tmpdir(), `citadel-health-canary-${process.pid}`);
+  if (!bundledDirs.has(out)) {
+    bundledDirs.add(out);
+    process.once('exit', () => rmSync(out, { recursive: true, force: true }));
+  }
   const file = path.join(out, 'nodejs', 'node_modules', `${CANARY_FILE}.js`);
   mkdirSync(path.dirname(file), { recursive: true });
   buildSync({
