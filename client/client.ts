@@ -16,7 +16,7 @@ import {
   signUploadParts as signUploadPartsRoute,
   signUploadRequest as signUploadRequestRoute,
 } from '../contract/api/uploads';
-import { PROBLEM_CONTENT_TYPE, REQUEST_ID_HEADER } from '../contract/http';
+import { MAX_JSON_BODY_BYTES, PROBLEM_CONTENT_TYPE, REQUEST_ID_HEADER } from '../contract/http';
 import type { FieldError, Problem } from '../contract/problems';
 import { isIdempotent, type RouteDefinition } from '../contract/route';
 import { CitadelProblemError, CitadelResponseError } from './errors';
@@ -196,9 +196,14 @@ export class CitadelClient {
     return this.call(getUploadRoute, { params: { id } }, options);
   }
 
-  /** `POST /v1/uploads/{id}/complete`; `parts` (optional) are checked against what S3 holds. */
+  /**
+   * `POST /v1/uploads/{id}/complete`; `parts` (optional) are checked against what S3 holds. The server completes
+   * from what S3 holds either way, so the ETags are a cross-check: when naming them all would exceed the API's
+   * body limit (which WAF enforces), they are left out rather than have the call refused.
+   */
   completeUpload(id: string, parts?: readonly CompletedPart[], options?: CallOptions): Promise<ApiFile> {
-    return this.call(completeUploadRoute, { params: { id }, body: parts ? { parts } : {} }, options);
+    const named = parts && new TextEncoder().encode(JSON.stringify({ parts })).length <= MAX_JSON_BODY_BYTES;
+    return this.call(completeUploadRoute, { params: { id }, body: named ? { parts } : {} }, options);
   }
 
   /** `DELETE /v1/uploads/{id}`: S3 drops every stored part. */

@@ -1,6 +1,4 @@
 import * as z from 'zod';
-import { largestCompleteBodyBytes, largestUploadWithinBody } from '../../contract/api/uploads';
-import { MAX_JSON_BODY_BYTES } from '../../contract/http';
 
 /** The stages Citadel knows. Each has exactly one config object in this folder. */
 export const STAGES = ['dev', 'staging', 'prod'] as const;
@@ -392,14 +390,6 @@ export const stageConfigSchema = z
         code: 'custom',
         path: ['identity', 'threatProtection'],
         message: 'prod must enforce threat protection',
-      });
-    }
-    const complete = largestCompleteBodyBytes(c.uploads.maxUploadBytes);
-    if (complete > MAX_JSON_BODY_BYTES) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['uploads', 'maxUploadBytes'],
-        message: `the complete call of the largest upload names every part's ETag in ${complete} bytes, over the API's ${MAX_JSON_BODY_BYTES}-byte body limit that WAF enforces; use at most ${largestUploadWithinBody(MAX_JSON_BODY_BYTES)} bytes`,
       });
     }
     for (const field of ['machinePerIpRateLimit', 'perApiKeyRateLimit'] as const) {

@@ -410,6 +410,20 @@ describe('calls that are not safe to repeat', () => {
     expect(seen).toHaveLength(2);
   });
 
+  it('names every part on complete while the body fits the API limit, and none once it would not', async () => {
+    // 32-hex ETags in quotes, as S3 returns them: 1,009 parts fit 64 KiB, 1,010 would not.
+    const partsOf = (n: number) =>
+      Array.from({ length: n }, (_, i) => ({ partNumber: i + 1, etag: `"${'0123456789abcdef'.repeat(2)}"` }));
+    script = [json(200, file), json(200, file)];
+    const client = fastClient();
+    await client.completeUpload(file.id, partsOf(1009));
+    await client.completeUpload(file.id, partsOf(1010));
+    const [fits, over] = seen.map((s) => JSON.parse(s.body) as { parts?: unknown[] });
+    expect(fits?.parts).toHaveLength(1009);
+    expect(seen[0]?.body.length).toBeLessThanOrEqual(64 * 1024);
+    expect(over).toEqual({});
+  });
+
   it('still retries idempotent calls after 502/504 and dropped connections: sign parts, complete, the other sign operations', async () => {
     const parts = { parts: [], expiresAt: '2026-01-01T00:15:00.000Z' };
     const signedParts = { ...signedCreate, method: 'PUT', parts: [] };
