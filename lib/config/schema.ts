@@ -237,15 +237,18 @@ export const stageConfigSchema = z
     }),
     uploads: z.strictObject({
       /**
-       * Largest declared size accepted (bytes). S3's ceiling is 5 TiB (10,000 parts of at most 524 MiB), but the
-       * complete call names every part's ETag and must fit the API's 64 KiB body limit (which WAF enforces): checked
-       * below, at most 8,464,105,472 bytes.
+       * Largest declared size accepted (bytes). Every object must pass GuardDuty's malware scan before anyone may
+       * read it, and GuardDuty Malware Protection for S3 scans objects up to 100 GB (GuardDuty user guide, "Quotas in
+       * Malware Protection for S3"): a larger upload could never become downloadable. (S3 itself would take 5 TiB.)
        */
       maxUploadBytes: z
         .number()
         .int()
         .min(1)
-        .max(5 * 1024 ** 4, 'the hard ceiling is 5 TiB'),
+        .max(
+          100 * 1000 ** 3,
+          'GuardDuty Malware Protection for S3 scans objects up to 100 GB; a larger upload could never be scanned clean',
+        ),
       /** Declared content types accepted; the real type is checked from the bytes after the scan. */
       allowedContentTypes: z
         .array(z.string().regex(/^[a-z]+\/[a-z0-9.+-]+$/, 'a media type like image/png'))

@@ -54,6 +54,15 @@ describe('stage config', () => {
     expect(message).toMatch(/network\.egress: prod must use egress 'endpoints'/);
   });
 
+  it('refuses uploads larger than GuardDuty can scan (100 GB), and accepts ones at the limit', () => {
+    const withMax = (maxUploadBytes: number) => () =>
+      loadStageConfig('prod', { overrides: (c) => ({ ...c, uploads: { ...c.uploads, maxUploadBytes } }) });
+    expect(withMax(100 * 1000 ** 3 + 1)).toThrow(
+      /uploads\.maxUploadBytes: GuardDuty Malware Protection for S3 scans objects up to 100 GB/,
+    );
+    expect(withMax(100 * 1000 ** 3)).not.toThrow();
+  });
+
   it('keeps plain-http localhost origins to dev', () => {
     expect(() =>
       loadStageConfig('staging', {
