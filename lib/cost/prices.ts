@@ -209,7 +209,7 @@ export const PRICES = {
     unit: 'million requests, per 16 KB of body inspection above the default 16 KB',
     url: 'https://aws.amazon.com/waf/pricing/',
     evidence:
-      'Not found. AWS documents that raising the limit above 16 KB is charged extra (WAF developer guide, web-acl-setting-body-inspection-limit) but the rate could not be read here. No Citadel ACL raises it.',
+      'Not found. AWS documents that raising the limit above 16 KB is charged extra (WAF developer guide, web-acl-setting-body-inspection-limit) but the rate could not be read here. Both API ACLs raise it to 64 KB, so uploads whose complete call exceeds 16 KB pay it.',
     confidence: 'missing',
   },
   // ── KMS, Secrets Manager ──────────────────────────────────────────────────────────────────────────
