@@ -12,7 +12,13 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
-import { HOUSE_BANNER, HOUSE_EXTERNALS, HOUSE_TARGET } from '../lib/constructs/bundling';
+import {
+  HOUSE_ALIASES,
+  HOUSE_BANNER,
+  HOUSE_EXTERNALS,
+  HOUSE_NODE_OPTIONS,
+  HOUSE_TARGET,
+} from '../lib/constructs/bundling';
 import { median, round } from './stats';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '21' } } });
@@ -53,6 +59,7 @@ const house = (entry: string, outdir: string): BuildOptions => ({
   sourcesContent: false,
   mainFields: ['module', 'main'],
   external: HOUSE_EXTERNALS,
+  alias: { ...HOUSE_ALIASES },
   banner: { js: HOUSE_BANNER },
   metafile: true,
   logLevel: 'silent',
@@ -131,7 +138,6 @@ writeFileSync(path.join(OUT, 'default', 'package.json'), '{"type":"commonjs"}\n'
 
 const entries = handlerEntries();
 const floor = await bundle(house('bench/fixtures/floor.ts', path.join(OUT, 'floor')));
-const HOUSE_NODE_OPTIONS = '--enable-source-maps'; // as CitadelFunction sets it
 
 const rows: Array<{
   entry: string;

@@ -57,6 +57,23 @@ describe('CitadelFunction', () => {
     });
   });
 
+  it('loads the RDS CAs the Lambda runtime ships only for functions that connect to an instance themselves', () => {
+    const plain = make();
+    expect(JSON.stringify(plain.template().findResources('AWS::Lambda::Function'))).not.toContain(
+      'NODE_EXTRA_CA_CERTS',
+    );
+    const direct = make();
+    expect(direct.fn.trustRdsCertificates()).toBe(direct.fn);
+    direct.template().hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+          NODE_OPTIONS: '--enable-source-maps',
+        }),
+      },
+    });
+  });
+
   it('refuses an async function without a dead-letter queue, and a DLQ on a sync one', () => {
     expect(() => make({ invocation: 'async' })).toThrow(/need a deadLetterQueue/);
     expect(() => {

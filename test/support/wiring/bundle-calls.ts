@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { HOUSE_BANNER, HOUSE_EXTERNALS, HOUSE_TARGET } from '../../../lib/constructs/bundling';
+import { HOUSE_ALIASES, HOUSE_BANNER, HOUSE_EXTERNALS, HOUSE_TARGET } from '../../../lib/constructs/bundling';
 import {
   type AwsCall,
   callName,
@@ -102,6 +102,7 @@ export async function scanBundles(entries: readonly string[]): Promise<Map<strin
     minify: false,
     mainFields: ['module', 'main'],
     external: HOUSE_EXTERNALS,
+    alias: { ...HOUSE_ALIASES },
     banner: { js: HOUSE_BANNER },
     metafile: true,
     write: false,
