@@ -12,13 +12,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
-import {
-  HOUSE_ALIASES,
-  HOUSE_BANNER,
-  HOUSE_EXTERNALS,
-  HOUSE_NODE_OPTIONS,
-  HOUSE_TARGET,
-} from '../lib/constructs/bundling';
+import { HOUSE_ALIASES, HOUSE_BANNER, HOUSE_EXTERNALS, HOUSE_TARGET } from '../lib/constructs/bundling';
 import { median, round } from './stats';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '21' } } });
@@ -138,6 +132,9 @@ writeFileSync(path.join(OUT, 'default', 'package.json'), '{"type":"commonjs"}\n'
 
 const entries = handlerEntries();
 const floor = await bundle(house('bench/fixtures/floor.ts', path.join(OUT, 'floor')));
+// As CitadelFunction runs them: no NODE_OPTIONS (no `--enable-source-maps`: stacks are mapped when reported,
+// by lambda/shared/stack-trace.ts).
+const HOUSE_NODE_OPTIONS = '';
 
 const rows: Array<{
   entry: string;

@@ -31,12 +31,10 @@ export const HOUSE_ALIASES: Readonly<Record<string, string>> = {
   ),
 };
 
-/** The function's `NODE_OPTIONS` (`CitadelFunction` sets it; the benchmarks run the house bundles with it). */
-export const HOUSE_NODE_OPTIONS = '--enable-source-maps';
-
 /**
- * The house bundle: ESM (faster module loading, real tree-shaking), minified, with external source
- * maps (no sources inlined), and the AWS SDK bundled so each function ships exactly the pinned,
+ * The house bundle: ESM (faster module loading, real tree-shaking), minified, with an external source
+ * map (no sources inlined; read only when a stack is reported, see `lambda/shared/stack-trace.ts`, so the
+ * functions run without `--enable-source-maps`), and the AWS SDK bundled so each function ships exactly the pinned,
  * tree-shaken clients it uses instead of resolving the runtime's copy, less what {@link HOUSE_ALIASES} replaces.
  * `bench/bundles.ts` builds the same options with esbuild directly.
  */

@@ -14,7 +14,7 @@ import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Construct } from 'constructs';
 import { LAMBDA_CA_BUNDLE } from '../../lambda/shared/db/tls';
 import { acknowledge, inPacks } from '../compliance';
-import { HOUSE_BUNDLING, HOUSE_NODE_OPTIONS, HOUSE_RUNTIME } from './bundling';
+import { HOUSE_BUNDLING, HOUSE_RUNTIME } from './bundling';
 
 /** Repository root: entries in the route table are relative to it. */
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -166,7 +166,6 @@ export class CitadelFunction extends NodejsFunction {
         POWERTOOLS_METRICS_NAMESPACE: 'Citadel',
         POWERTOOLS_LOG_LEVEL: logLevel,
         POWERTOOLS_TRACE_ENABLED: String(tracing),
-        NODE_OPTIONS: HOUSE_NODE_OPTIONS,
         ...props.environment,
         // Whole events and traced responses can carry tokens and presigned URLs: never record them.
         POWERTOOLS_LOGGER_LOG_EVENT: 'false',
