@@ -15,7 +15,9 @@ import { type BuildOptions, build, type Metafile } from 'esbuild';
 import { HOUSE_ALIASES, HOUSE_BANNER, HOUSE_EXTERNALS, HOUSE_TARGET } from '../lib/constructs/bundling';
 import { median, round } from './stats';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '21' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '21' }, only: { type: 'string' } },
+});
 const RUNS = Math.max(15, Number(values.runs));
 const ROOT = path.resolve(import.meta.dirname, '..');
 const OUT = path.join(ROOT, '.bench', 'bundles');
@@ -130,7 +132,8 @@ mkdirSync(path.join(OUT, 'default'), { recursive: true });
 // NodejsFunction's CommonJS output is index.js in a directory without "type": "module".
 writeFileSync(path.join(OUT, 'default', 'package.json'), '{"type":"commonjs"}\n');
 
-const entries = handlerEntries();
+// `--only <regex>` narrows the run to matching handlers while iterating on one of them.
+const entries = handlerEntries().filter((e) => values.only === undefined || new RegExp(values.only).test(e));
 const floor = await bundle(house('bench/fixtures/floor.ts', path.join(OUT, 'floor')));
 // As CitadelFunction runs them: no NODE_OPTIONS (no `--enable-source-maps`: stacks are mapped when reported,
 // by lambda/shared/stack-trace.ts).

@@ -80,7 +80,15 @@ try {
     new Promise<string>((resolve, reject) => {
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', path.join(ROOT, 'bench/db-server.ts'), mode],
+        [
+          ...(process.env.BENCH_CPU_PROF
+            ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+            : []),
+          '--import',
+          'tsx',
+          path.join(ROOT, 'bench/db-server.ts'),
+          mode,
+        ],
         { env, stdio: ['ignore', 'pipe', 'inherit'] },
       );
       children.push(child);
