@@ -8,11 +8,11 @@
  * The last line of stdout is one JSON object.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type BuildOptions, build, type Metafile } from 'esbuild';
-import { HOUSE_ALIASES, HOUSE_BANNER, HOUSE_EXTERNALS, HOUSE_TARGET } from '../lib/constructs/bundling';
+import type { Metafile } from 'esbuild';
+import { bundle, defaults, freshOutDir, house, LAMBDA_ENV, ROOT } from './bundling';
 import { median, round } from './stats';
 
 const { values } = parseArgs({
@@ -25,7 +25,6 @@ const RUNS = Math.max(15, Number(values.runs));
  * between majors.
  */
 const NODE = values.node ?? process.execPath;
-const ROOT = path.resolve(import.meta.dirname, '..');
 const OUT = path.join(ROOT, '.bench', 'bundles');
 
 /** Every module under lambda/ (except shared code), at any depth, that exports a Lambda handler. */
@@ -48,50 +47,6 @@ function handlerEntries(): string[] {
   return entries.sort();
 }
 
-/** The esbuild options CitadelFunction's HOUSE_BUNDLING produces. */
-const house = (entry: string, outdir: string): BuildOptions => ({
-  entryPoints: [path.join(ROOT, entry)],
-  outfile: path.join(outdir, 'index.mjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: HOUSE_TARGET,
-  minify: true,
-  sourcemap: true,
-  sourcesContent: false,
-  mainFields: ['module', 'main'],
-  external: HOUSE_EXTERNALS,
-  alias: { ...HOUSE_ALIASES },
-  banner: { js: HOUSE_BANNER },
-  metafile: true,
-  logLevel: 'silent',
-});
-
-/** NodejsFunction defaults for a Node 24 runtime with the recommended feature flags. */
-const defaults = (entry: string, outdir: string): BuildOptions => ({
-  entryPoints: [path.join(ROOT, entry)],
-  outfile: path.join(outdir, 'index.js'),
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: HOUSE_TARGET,
-  external: ['@aws-sdk/*', '@smithy/*', 'pg-native'],
-  metafile: true,
-  logLevel: 'silent',
-});
-
-interface Built {
-  readonly file: string;
-  readonly bytes: number;
-  readonly metafile: Metafile;
-}
-
-async function bundle(options: BuildOptions): Promise<Built> {
-  const result = await build(options);
-  const file = options.outfile as string;
-  return { file, bytes: statSync(file).size, metafile: result.metafile as Metafile };
-}
-
 /** Import, then let module-init microtasks (the lazily loaded tracer) finish before stopping the clock. */
 const IMPORT_SCRIPT =
   'const t=process.hrtime.bigint();await import(process.argv[1]);await new Promise((r)=>setImmediate(r));process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6));';
@@ -102,14 +57,7 @@ function importMs(file: string, nodeOptions: string): number {
     env: {
       ...process.env,
       NODE_OPTIONS: nodeOptions,
-      POWERTOOLS_SERVICE_NAME: 'bench',
-      POWERTOOLS_METRICS_NAMESPACE: 'Citadel',
-      AWS_REGION: 'eu-west-1',
-      // As inside Lambda with active tracing: the X-Ray SDK loads, as it does in every stage.
-      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
-      AWS_LAMBDA_FUNCTION_NAME: 'bench',
-      POWERTOOLS_TRACE_ENABLED: 'true',
-      AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
+      ...LAMBDA_ENV,
     },
     cwd: path.dirname(file),
   });
@@ -133,10 +81,7 @@ function dominant(metafile: Metafile, top = 4): string {
     .join(', ');
 }
 
-rmSync(OUT, { recursive: true, force: true });
-mkdirSync(path.join(OUT, 'default'), { recursive: true });
-// NodejsFunction's CommonJS output is index.js in a directory without "type": "module".
-writeFileSync(path.join(OUT, 'default', 'package.json'), '{"type":"commonjs"}\n');
+freshOutDir(OUT);
 
 // `--only <regex>` narrows the run to matching handlers while iterating on one of them.
 const entries = handlerEntries().filter((e) => values.only === undefined || new RegExp(values.only).test(e));

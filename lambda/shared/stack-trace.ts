@@ -30,7 +30,7 @@ function bundleMap(bundle: string): SourceMap | null {
   return map;
 }
 
-const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The source a map entry names, without the `../` that lead from the bundle's directory to the project. */
 const sourceName = (source: string): string => source.replace(/^(\.\.\/)+/, '');
@@ -41,7 +41,7 @@ export function originalStack(stack: string): string {
   const sourceMap = bundleMap(BUNDLE);
   if (!sourceMap) return stack;
   // `file:///var/task/index.mjs:1:2345` (ES module frames) or `/var/task/index.mjs:1:2345`.
-  const frame = new RegExp(`(?:file://)?${escape(BUNDLE)}:(\\d+):(\\d+)`, 'g');
+  const frame = new RegExp(`(?:file://)?${escapeRegExp(BUNDLE)}:(\\d+):(\\d+)`, 'g');
   return stack.replace(frame, (whole, line: string, column: string) => {
     const entry = sourceMap.findEntry(Number(line) - 1, Number(column) - 1) as Partial<{
       originalSource: string;
