@@ -16,7 +16,7 @@
  * House and default runs alternate, so drift in machine load hits both alike. The last line of stdout is one JSON
  * object.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
@@ -45,7 +45,11 @@ import {
 } from './cold-event';
 import { median, round } from './stats';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '15' }, node: { type: 'string' } },
+});
+/** The Node.js binary of the fresh processes: this one's by default, `--node <path>` for another (as bench:bundles). */
+const NODE = values.node ?? process.execPath;
 const RUNS = Math.max(9, Number(values.runs));
 const OUT = path.join(ROOT, '.bench', 'cold');
 
@@ -79,7 +83,7 @@ async function coldRun(
   const { stdout, stderr, error } = await new Promise<{ stdout: string; stderr: string; error: unknown }>(
     (resolve) =>
       execFile(
-        process.execPath,
+        NODE,
         args,
         { env, cwd: path.dirname(file), maxBuffer: 64 * 1024 * 1024, timeout: 60_000 },
         (e, out, err) => resolve({ stdout: String(out), stderr: String(err), error: e }),
@@ -205,7 +209,7 @@ try {
   if (held !== creates) throw new Error(`S3 holds ${held} multipart uploads after ${creates} creates`);
 
   console.log(
-    `bench:cold — ${rows.length} routes, ${RUNS} alternating fresh processes per bundle: process start → first response (median ms)`,
+    `bench:cold — ${rows.length} routes, ${RUNS} alternating fresh processes per bundle, Node ${execFileSync(NODE, ['--version']).toString().trim()}: process start → first response (median ms)`,
   );
   console.log(
     'baseline (b): NodejsFunction defaults (CJS, unminified, @aws-sdk/* and @smithy/* from node_modules); (a) the house bundle',

@@ -105,7 +105,7 @@ export const HOUSE_ALIASES: Readonly<Record<string, string>> = {
  * map (no sources inlined; read only when a stack is reported, see `lambda/shared/stack-trace.ts`, so the
  * functions run without `--enable-source-maps`), and the AWS SDK bundled so each function ships exactly the pinned,
  * tree-shaken clients it uses instead of resolving the runtime's copy, less what {@link HOUSE_ALIASES} replaces.
- * `bench/bundles.ts` builds the same options with esbuild directly.
+ * `bench/bundling.ts` builds the same options with esbuild directly.
  */
 export const HOUSE_BUNDLING: BundlingOptions = {
   format: OutputFormat.ESM,

@@ -1,6 +1,6 @@
 /**
  * The AWS calls a Lambda bundle can make, read from the bundle itself: each handler is bundled with esbuild as
- * `CitadelFunction` bundles it (`lib/constructs/bundling.ts`, as `bench/bundles.ts` does), but unminified and
+ * `CitadelFunction` bundles it (`lib/constructs/bundling.ts`, as `bench/bundling.ts` does), but unminified and
  * without writing files, so that tree-shaking has removed what the handler cannot reach and every project
  * module's code is still marked with its path. In the project modules that remain (the metafile lists them)
  * it finds:
