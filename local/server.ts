@@ -57,22 +57,34 @@ export interface LocalServer {
   close(): Promise<void>;
 }
 
-function lambdaContext(route: RouteDefinition, requestId: string): Context {
-  const deadline = Date.now() + (route.timeoutSeconds ?? 10) * 1000;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName: `citadel-local-${route.operationId}`,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:citadel-local-${route.operationId}`,
-    memoryLimitInMB: String(route.memoryMiB ?? 256),
-    awsRequestId: requestId,
-    logGroupName: `/aws/lambda/citadel-local-${route.operationId}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+/** The Lambda context the handler receives; methods on the prototype, so a request allocates one small object. */
+class LocalContext implements Context {
+  readonly callbackWaitsForEmptyEventLoop = false;
+  readonly functionVersion = '$LATEST';
+  readonly logStreamName = 'local';
+  readonly functionName: string;
+  readonly invokedFunctionArn: string;
+  readonly memoryLimitInMB: string;
+  readonly logGroupName: string;
+  readonly #deadline: number;
+
+  constructor(
+    route: RouteDefinition,
+    readonly awsRequestId: string,
+  ) {
+    this.#deadline = Date.now() + (route.timeoutSeconds ?? 10) * 1000;
+    this.functionName = `citadel-local-${route.operationId}`;
+    this.invokedFunctionArn = `arn:aws:lambda:local:000000000000:function:${this.functionName}`;
+    this.memoryLimitInMB = String(route.memoryMiB ?? 256);
+    this.logGroupName = `/aws/lambda/${this.functionName}`;
+  }
+
+  getRemainingTimeInMillis(): number {
+    return Math.max(0, this.#deadline - Date.now());
+  }
+  done(): void {}
+  fail(): void {}
+  succeed(): void {}
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -95,10 +107,11 @@ function send(res: ServerResponse, response: GatewayResponse | APIGatewayProxyRe
   const body =
     'isBase64Encoded' in response && response.isBase64Encoded
       ? Buffer.from(response.body, 'base64')
-      : Buffer.from(response.body ?? '', 'utf8');
-  for (const [name, value] of Object.entries(response.headers ?? {})) res.setHeader(name, String(value));
-  res.setHeader('Content-Length', body.length);
-  res.writeHead(response.statusCode);
+      : (response.body ?? '');
+  res.writeHead(response.statusCode, {
+    ...response.headers,
+    'Content-Length': typeof body === 'string' ? Buffer.byteLength(body) : body.length,
+  });
   res.end(body);
 }
 
@@ -258,7 +271,7 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     });
     try {
       const handler = await loadHandler(route);
-      send(res, await handler(event, lambdaContext(route, requestId)));
+      send(res, await handler(event, new LocalContext(route, requestId)));
     } catch (error) {
       process.stderr.write(
         `[local] ${route.operationId} failed: ${(error as Error).stack ?? String(error)}\n`,

@@ -48,8 +48,8 @@ export function defineHandler<R extends RouteDefinition>(
 ): ApiHandler {
   const core = async (event: APIGatewayProxyEvent, context: Context): Promise<APIGatewayProxyResult> => {
     const requestId = event.requestContext?.requestId ?? context.awsRequestId;
+    // The correlation id is already this request id: observe()'s middleware set it from the same field.
     const origin = header(event, 'origin');
-    logger.setCorrelationId(requestId);
     const sourceIp = event.requestContext?.identity?.sourceIp ?? 'unknown';
     const userAgent = event.requestContext?.identity?.userAgent ?? header(event, 'user-agent') ?? undefined;
     let principal: Principal | undefined;

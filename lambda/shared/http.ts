@@ -32,9 +32,17 @@ export function header(event: Pick<APIGatewayProxyEvent, 'headers'>, name: strin
   return found;
 }
 
-/** Headers every response carries: security set, correlation id and, for allowed origins, CORS. */
-export function responseHeaders(requestId: string, origin: string | undefined): Record<string, string> {
+/**
+ * Headers every response carries: security set, correlation id and, for allowed origins, CORS; then `contentType`
+ * when given (one object per response: this runs on every request).
+ */
+export function responseHeaders(
+  requestId: string,
+  origin: string | undefined,
+  contentType?: string,
+): Record<string, string> {
   const headers: Record<string, string> = { ...SECURITY_HEADERS, [REQUEST_ID_HEADER]: requestId };
+  if (contentType !== undefined) headers['Content-Type'] = contentType;
   if (origin && allowedOrigins().has(origin)) {
     headers['Access-Control-Allow-Origin'] = origin;
     headers['Access-Control-Expose-Headers'] = `${REQUEST_ID_HEADER}, Retry-After, Location`;
@@ -43,6 +51,8 @@ export function responseHeaders(requestId: string, origin: string | undefined): 
   return headers;
 }
 
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
 /** A JSON (or empty, for 204) success response. */
 export function jsonResponse(
   status: number,
@@ -50,11 +60,11 @@ export function jsonResponse(
   requestId: string,
   origin: string | undefined,
 ): APIGatewayProxyResult {
-  const headers = responseHeaders(requestId, origin);
-  if (status === 204 || body === undefined) return { statusCode: status, headers, body: '' };
+  if (status === 204 || body === undefined)
+    return { statusCode: status, headers: responseHeaders(requestId, origin), body: '' };
   return {
     statusCode: status,
-    headers: { ...headers, 'Content-Type': 'application/json; charset=utf-8' },
+    headers: responseHeaders(requestId, origin, JSON_CONTENT_TYPE),
     body: JSON.stringify(body),
   };
 }

@@ -4,6 +4,7 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { loadTracer, logger, metrics } from './powertools';
+import { originalStack } from './stack-trace';
 
 /** Powertools' X-Ray middleware, wired once the tracer has loaded. */
 function lazyTracing(load: Promise<Tracer>): middy.MiddlewareObj {
@@ -63,9 +64,20 @@ const correlationMiddleware: middy.MiddlewareObj<unknown, unknown, Error, Contex
 };
 
 /**
+ * An error that leaves the handler is reported by X-Ray (as the invocation's fault) and by the Lambda runtime
+ * (its log line): both read its stack, here mapped to the sources first. Registered last, so it runs first.
+ */
+const sourceStackMiddleware: middy.MiddlewareObj<unknown, unknown, Error, Context> = {
+  onError: (request) => {
+    const { error } = request;
+    if (error instanceof Error && typeof error.stack === 'string') error.stack = originalStack(error.stack);
+  },
+};
+
+/**
  * Wraps a Lambda handler the house way, once for every function: X-Ray (when tracing is on), the
- * Lambda context, the correlation id and a per-invocation reset of log keys, and metrics flushed with a
- * cold-start count.
+ * Lambda context, the correlation id and a per-invocation reset of log keys, metrics flushed with a
+ * cold-start count, and the stack of an error that escapes mapped to the sources.
  * Whole events are never logged (`logEvent` stays off).
  */
 export function observe<TEvent, TResult>(handler: (event: TEvent, context: Context) => Promise<TResult>) {
@@ -75,5 +87,6 @@ export function observe<TEvent, TResult>(handler: (event: TEvent, context: Conte
   return wrapped
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(correlationMiddleware as middy.MiddlewareObj<TEvent, TResult, Error, Context>)
-    .use(metricsMiddleware as middy.MiddlewareObj<TEvent, TResult, Error, Context>);
+    .use(metricsMiddleware as middy.MiddlewareObj<TEvent, TResult, Error, Context>)
+    .use(sourceStackMiddleware as middy.MiddlewareObj<TEvent, TResult, Error, Context>);
 }

@@ -2,6 +2,7 @@
  * Redaction of secrets and tokens before anything reaches the logs.
  * Keys are matched by name; string values are scanned for bearer tokens, JWTs and presigned signatures.
  */
+import { originalStack } from './stack-trace';
 
 const SENSITIVE_KEY =
   /(authori[sz]ation|password|passwd|secret|token|cookie|api[-_]?key|credential|signature|session|private[-_]?key)/i;
@@ -33,7 +34,7 @@ export function redact(value: unknown, depth = 0, seen: WeakSet<object> = new We
       name: value.name,
       message: redactString(value.message),
       ...(code === undefined ? {} : { code }),
-      stack: value.stack ? redactString(value.stack) : undefined,
+      stack: value.stack ? redactString(originalStack(value.stack)) : undefined,
       ...(value.cause === undefined ? {} : { cause: redact(value.cause, depth + 1, seen) }),
     };
   }

@@ -12,6 +12,7 @@ import {
 } from 'aws-cdk-lib';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { Construct } from 'constructs';
+import { LAMBDA_CA_BUNDLE } from '../../lambda/shared/db/tls';
 import { acknowledge, inPacks } from '../compliance';
 import { HOUSE_BUNDLING, HOUSE_RUNTIME } from './bundling';
 
@@ -165,7 +166,6 @@ export class CitadelFunction extends NodejsFunction {
         POWERTOOLS_METRICS_NAMESPACE: 'Citadel',
         POWERTOOLS_LOG_LEVEL: logLevel,
         POWERTOOLS_TRACE_ENABLED: String(tracing),
-        NODE_OPTIONS: '--enable-source-maps',
         ...props.environment,
         // Whole events and traced responses can carry tokens and presigned URLs: never record them.
         POWERTOOLS_LOGGER_LOG_EVENT: 'false',
@@ -179,6 +179,18 @@ export class CitadelFunction extends NodejsFunction {
     // sqs:SendMessage, and a KMS-encrypted queue also needs the key (else the dead letter is dropped).
     props.deadLetterQueue?.encryptionMasterKey?.grant(role, 'kms:GenerateDataKey', 'kms:Decrypt');
     this.acknowledgeHouseFindings(role, props, invocation, ownRole);
+  }
+
+  /**
+   * For a function that connects to an RDS DB instance itself, not through RDS Proxy: the instance's certificate
+   * chains to an RDS CA, which Node trusts only when `NODE_EXTRA_CA_CERTS` names the Amazon CA bundle the Lambda
+   * Node.js runtime ships (Lambda developer guide, "Building Lambda functions with Node.js", CA certificate
+   * loading). Only such functions load it: Node then reads every certificate of the file into its trust store at
+   * process start, which costs each cold start; RDS Proxy's ACM certificate chains to the roots Node ships.
+   */
+  trustRdsCertificates(): this {
+    this.addEnvironment('NODE_EXTRA_CA_CERTS', LAMBDA_CA_BUNDLE);
+    return this;
   }
 
   /** The findings every house function raises by design, each with its reason. */

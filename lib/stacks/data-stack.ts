@@ -281,7 +281,10 @@ export class DataStack extends CitadelStack {
   /** Grants `fn` IAM access as the app role (through the proxy where there is one) and returns its env. */
   grantAppAccess(fn: CitadelFunction): Record<string, string> {
     if (this.proxy) this.proxy.grantConnect(fn, DB.appUser);
-    else this.instance.grantConnect(fn, DB.appUser);
+    else {
+      this.instance.grantConnect(fn, DB.appUser);
+      fn.trustRdsCertificates();
+    }
     return {
       CITADEL_DB_HOST: this.proxy ? this.proxy.endpoint : this.instance.dbInstanceEndpointAddress,
       CITADEL_DB_PORT: String(DB.port),
@@ -295,6 +298,7 @@ export class DataStack extends CitadelStack {
     props: Omit<CitadelFunctionProps, 'logsKey' | 'vpc' | 'vpcSubnets' | 'securityGroups'>,
   ) {
     const { config } = this;
+    // Rotations, migrations and restore validation log in to an instance itself, never through RDS Proxy.
     return new CitadelFunction(this, id, {
       ...props,
       logsKey: this.network.logsKey,
@@ -305,7 +309,7 @@ export class DataStack extends CitadelStack {
       vpc: this.network.vpc,
       vpcSubnets: this.network.appSubnets,
       securityGroups: [this.network.lambdaSecurityGroup],
-    });
+    }).trustRdsCertificates();
   }
 
   /**

@@ -329,7 +329,63 @@ describe('Data stack', () => {
       ).toBe(true);
     },
   );
+
+  it.each(['dev', 'staging', 'prod'] as const)(
+    '%s: functions that log in to the instance itself load the runtime RDS CAs; proxied and other functions none',
+    (stage) => {
+      const proxied = stage !== 'dev';
+      expect(caBundleProblems(d(stage).toJSON(), api[stage]?.toJSON(), proxied)).toEqual([]);
+      // The check sees the defect: an instance-connecting function without the bundle, a proxied one with it.
+      const data = structuredClone(d(stage).toJSON());
+      const rotation = houseFunctions(data).find(([, env]) => env.ROTATION_STRATEGY) as [string, Env];
+      delete rotation[1].NODE_EXTRA_CA_CERTS;
+      expect(caBundleProblems(data, api[stage]?.toJSON(), proxied)).toEqual([
+        `${rotation[0]} connects to the instance without NODE_EXTRA_CA_CERTS`,
+      ]);
+      const apiJson = structuredClone((api[stage] as Template).toJSON());
+      const route = houseFunctions(apiJson).find(([, env]) => env.CITADEL_DB_HOST) as [string, Env];
+      if (proxied) route[1].NODE_EXTRA_CA_CERTS = '/var/runtime/ca-cert.pem';
+      else delete route[1].NODE_EXTRA_CA_CERTS;
+      expect(caBundleProblems(d(stage).toJSON(), apiJson, proxied)).toHaveLength(1);
+    },
+  );
 });
+
+type Env = Record<string, unknown>;
+
+/** The house functions of a template (those with a Powertools service name) and their environments. */
+function houseFunctions(template: Record<string, unknown>): Array<[string, Env]> {
+  const resources = (template.Resources ?? {}) as Record<
+    string,
+    { Type: string; Properties: { Environment?: { Variables?: Env } } }
+  >;
+  return Object.entries(resources)
+    .filter(([, r]) => r.Type === 'AWS::Lambda::Function')
+    .map(([id, r]): [string, Env] => [id, r.Properties.Environment?.Variables ?? {}])
+    .filter(([, env]) => env.POWERTOOLS_SERVICE_NAME !== undefined);
+}
+
+/**
+ * Where the RDS CA bundle is loaded wrongly: every Data stack function (rotations, migrations, restore validation)
+ * and, without a proxy, every route function with a database connects to an instance and needs it; nothing else
+ * may pay for loading it at each cold start.
+ */
+function caBundleProblems(data: Env, api: Env | undefined, proxied: boolean): string[] {
+  const problems: string[] = [];
+  const check = (id: string, env: Env, needs: boolean) => {
+    const has = env.NODE_EXTRA_CA_CERTS === '/var/runtime/ca-cert.pem';
+    if (needs && !has) problems.push(`${id} connects to the instance without NODE_EXTRA_CA_CERTS`);
+    if (!needs && env.NODE_EXTRA_CA_CERTS !== undefined)
+      problems.push(`${id} loads CA certificates it never needs`);
+  };
+  const dataFunctions = houseFunctions(data);
+  expect(dataFunctions.length).toBeGreaterThanOrEqual(2);
+  for (const [id, env] of dataFunctions) check(id, env, true);
+  const apiFunctions = houseFunctions(api ?? {});
+  expect(apiFunctions.some(([, env]) => env.CITADEL_DB_HOST)).toBe(true);
+  for (const [id, env] of apiFunctions) check(id, env, !proxied && env.CITADEL_DB_HOST !== undefined);
+  return problems;
+}
 
 const MINUTE = 60_000;
 const DAY = 24 * 60 * MINUTE;

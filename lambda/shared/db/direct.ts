@@ -48,7 +48,7 @@ export const pgConnect = async (login: DbLogin, options: ConnectOptions = {}): P
     database: login.dbname,
     user: login.username,
     password: login.password,
-    ssl: await pgTls(login.host),
+    ssl: pgTls(login.host),
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     statement_timeout: options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS,
     query_timeout: (options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS) + 2_000,

@@ -1,7 +1,7 @@
 /**
  * Database access for handlers: one `pg` pool per container, IAM authentication on AWS (an RDS auth
- * token, refreshed before its 15-minute life ends; no password exists), TLS verified against the RDS CA
- * bundle, `DATABASE_URL` locally. Statement and idle-transaction timeouts are server-side role settings
+ * token, refreshed before its 15-minute life ends; no password exists), TLS verified against Node's trust store
+ * (see `pgTls`), `DATABASE_URL` locally. Statement and idle-transaction timeouts are server-side role settings
  * (see migrations/0001), so nothing here issues a session `SET`, a named prepared statement or an advisory
  * lock: those would pin RDS Proxy connections.
  */
@@ -66,7 +66,7 @@ async function poolConfig(settings: DbSettings): Promise<pg.PoolConfig> {
     application_name: process.env.POWERTOOLS_SERVICE_NAME ?? 'citadel',
   };
   if (settings.kind === 'url') {
-    const tls = await pgTls(new URL(settings.url).hostname);
+    const tls = pgTls(new URL(settings.url).hostname);
     return { ...common, connectionString: settings.url, ...(tls ? { ssl: tls } : {}) };
   }
   const tokens = new IamTokenSource(() =>
@@ -84,7 +84,7 @@ async function poolConfig(settings: DbSettings): Promise<pg.PoolConfig> {
     database: settings.database,
     user: settings.user,
     password: () => tokens.token(),
-    ssl: (await pgTls(settings.host)) || false,
+    ssl: pgTls(settings.host),
   };
 }
 

@@ -125,7 +125,7 @@ export async function tryLogin(login: DbLogin, sql = 'SELECT current_user AS use
     database: login.dbname,
     user: login.username,
     password: login.password,
-    ssl: await pgTls(login.host),
+    ssl: pgTls(login.host),
     connectionTimeoutMillis: 5_000,
   });
   client.on('error', () => undefined);

@@ -1,6 +1,6 @@
 /**
  * The AWS calls a Lambda bundle can make, read from the bundle itself: each handler is bundled with esbuild as
- * `CitadelFunction` bundles it (`lib/constructs/bundling.ts`, as `bench/bundles.ts` does), but unminified and
+ * `CitadelFunction` bundles it (`lib/constructs/bundling.ts`, as `bench/bundling.ts` does), but unminified and
  * without writing files, so that tree-shaking has removed what the handler cannot reach and every project
  * module's code is still marked with its path. In the project modules that remain (the metafile lists them)
  * it finds:
@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { HOUSE_BANNER, HOUSE_EXTERNALS, HOUSE_TARGET } from '../../../lib/constructs/bundling';
+import { HOUSE_ALIASES, HOUSE_BANNER, HOUSE_EXTERNALS, HOUSE_TARGET } from '../../../lib/constructs/bundling';
 import {
   type AwsCall,
   callName,
@@ -102,6 +102,7 @@ export async function scanBundles(entries: readonly string[]): Promise<Map<strin
     minify: false,
     mainFields: ['module', 'main'],
     external: HOUSE_EXTERNALS,
+    alias: { ...HOUSE_ALIASES },
     banner: { js: HOUSE_BANNER },
     metafile: true,
     write: false,
