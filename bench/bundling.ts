@@ -7,27 +7,16 @@
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
-import { HOUSE_ALIASES, HOUSE_BANNER, HOUSE_EXTERNALS, HOUSE_TARGET } from '../lib/constructs/bundling';
+import { HOUSE_ESBUILD, HOUSE_TARGET } from '../lib/constructs/bundling';
 
 export const ROOT = path.resolve(import.meta.dirname, '..');
 
 /** The esbuild options CitadelFunction's HOUSE_BUNDLING produces. */
 export const house = (entry: string, outdir: string): BuildOptions => ({
+  ...HOUSE_ESBUILD,
   entryPoints: [path.join(ROOT, entry)],
   outfile: path.join(outdir, 'index.mjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: HOUSE_TARGET,
-  minify: true,
-  sourcemap: true,
-  sourcesContent: false,
-  mainFields: ['module', 'main'],
-  external: HOUSE_EXTERNALS,
-  alias: { ...HOUSE_ALIASES },
-  banner: { js: HOUSE_BANNER },
   metafile: true,
-  logLevel: 'silent',
 });
 
 /** NodejsFunction defaults for a Node 24 runtime with the recommended feature flags. */

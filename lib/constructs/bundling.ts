@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { aws_lambda as lambda } from 'aws-cdk-lib';
 import { type BundlingOptions, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { BuildOptions } from 'esbuild';
 
 /** The newest Node.js runtime aws-cdk-lib offers. */
 export const HOUSE_RUNTIME = lambda.Runtime.NODEJS_24_X;
@@ -119,4 +120,23 @@ export const HOUSE_BUNDLING: BundlingOptions = {
   banner: HOUSE_BANNER,
   // CDK passes each entry as `--alias:<from>=<to>`.
   esbuildArgs: { '--alias': Object.entries(HOUSE_ALIASES).map(([from, to]) => `${from}=${to}`) },
+};
+
+/**
+ * {@link HOUSE_BUNDLING} as esbuild API options, for the benchmarks and tests that bundle a function the way a deploy
+ * does (add `entryPoints` and an `outfile` or `outdir`).
+ */
+export const HOUSE_ESBUILD: Readonly<BuildOptions> = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: HOUSE_TARGET,
+  minify: true,
+  sourcemap: true,
+  sourcesContent: false,
+  mainFields: ['module', 'main'],
+  external: [...HOUSE_EXTERNALS],
+  alias: { ...HOUSE_ALIASES },
+  banner: { js: HOUSE_BANNER },
+  logLevel: 'silent',
 };

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { build } from 'esbuild';
 import { originalStack } from '../../lambda/shared/stack-trace';
-import { HOUSE_ALIASES, HOUSE_BANNER, HOUSE_EXTERNALS, HOUSE_TARGET } from '../../lib/constructs/bundling';
+import { HOUSE_ESBUILD } from '../../lib/constructs/bundling';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -30,20 +30,9 @@ describe('stack traces of a deployed function', () => {
     dir = await mkdtemp(path.join(tmpdir(), 'citadel-stack-'));
     bundle = path.join(dir, 'index.mjs');
     await build({
+      ...HOUSE_ESBUILD,
       stdin: { contents: PROBE, resolveDir: ROOT, sourcefile: 'probe.ts', loader: 'ts' },
       outfile: bundle,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: HOUSE_TARGET,
-      minify: true,
-      sourcemap: true,
-      sourcesContent: false,
-      mainFields: ['module', 'main'],
-      external: HOUSE_EXTERNALS,
-      alias: { ...HOUSE_ALIASES },
-      banner: { js: HOUSE_BANNER },
-      logLevel: 'silent',
     });
   });
   afterAll(async () => {

@@ -6,13 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { build } from 'esbuild';
 import { routeList } from '../../contract/routes';
-import {
-  HOUSE_ALIASES,
-  HOUSE_BANNER,
-  HOUSE_BUILTINS,
-  HOUSE_EXTERNALS,
-  HOUSE_TARGET,
-} from '../../lib/constructs/bundling';
+import { HOUSE_ALIASES, HOUSE_BUILTINS, HOUSE_ESBUILD } from '../../lib/constructs/bundling';
 import { DEV_TOKEN_MARKER } from '../../local/dev-tokens';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -35,38 +29,18 @@ async function handlerModules(): Promise<string[]> {
   return found.sort();
 }
 
+/** The functions' house bundles in memory, with `alias` in place of the house aliases (no source maps). */
 const houseBuild = (entryPoints: string[], alias: Record<string, string>) =>
-  build({
-    entryPoints,
-    bundle: true,
-    write: false,
-    outdir: '/out',
-    platform: 'node',
-    format: 'esm',
-    target: HOUSE_TARGET,
-    minify: true,
-    mainFields: ['module', 'main'],
-    external: HOUSE_EXTERNALS,
-    alias,
-    banner: { js: HOUSE_BANNER },
-    logLevel: 'silent',
-  });
+  build({ ...HOUSE_ESBUILD, entryPoints, write: false, outdir: '/out', sourcemap: false, alias });
 
 describe('deployed bundles', () => {
   it.each(entries)('%s bundles the house way without any local-only code', async (entry) => {
     const result = await build({
+      ...HOUSE_ESBUILD,
       entryPoints: [path.join(ROOT, entry)],
-      bundle: true,
       write: false,
-      platform: 'node',
-      format: 'esm',
-      target: HOUSE_TARGET,
-      minify: true,
-      external: HOUSE_EXTERNALS,
-      alias: { ...HOUSE_ALIASES },
-      banner: { js: HOUSE_BANNER },
+      sourcemap: false,
       metafile: true,
-      logLevel: 'silent',
     });
     const inputs = Object.keys(result.metafile.inputs);
     expect(inputs.some((i) => i.startsWith('local/') || i.includes('/jose/'))).toBe(false);
@@ -80,6 +54,11 @@ describe('the house credential provider', () => {
   /** Bundles a function that builds an S3 client the way the handlers do, with or without the house aliases. */
   const bundle = (alias: Record<string, string>) =>
     build({
+      ...HOUSE_ESBUILD,
+      write: false,
+      sourcemap: false,
+      metafile: true,
+      alias,
       stdin: {
         contents: `import { S3Client } from '@aws-sdk/client-s3';
           const client = new S3Client({ region: 'eu-west-1' });
@@ -89,17 +68,6 @@ describe('the house credential provider', () => {
         sourcefile: 'probe.ts',
         loader: 'ts',
       },
-      bundle: true,
-      write: false,
-      platform: 'node',
-      format: 'esm',
-      target: HOUSE_TARGET,
-      mainFields: ['module', 'main'],
-      external: HOUSE_EXTERNALS,
-      alias,
-      banner: { js: HOUSE_BANNER },
-      metafile: true,
-      logLevel: 'silent',
     });
   const chain = (inputs: string[]) =>
     inputs.filter((i) => /@aws-sdk\/(credential-provider-node|nested-clients)\//.test(i));
