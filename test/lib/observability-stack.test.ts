@@ -534,3 +534,74 @@ describe('each check reports the defect it exists for', () => {
     ]);
   });
 });
+
+/** The dashboard's body as text: its literal parts joined, references to other resources left as placeholders. */
+function dashboardText(t: Cfn): string {
+  const [[, dashboard] = []] = ofType(t, 'AWS::CloudWatch::Dashboard');
+  const body = dashboard?.Properties.DashboardBody;
+  if (typeof body === 'string') return body;
+  const parts = (body?.['Fn::Join']?.[1] ?? []) as unknown[];
+  return parts.map((p) => (typeof p === 'string' ? p : '<ref>')).join('');
+}
+
+/** The issue's sections, each as the header the dashboard shows and metrics it must graph. */
+const DASHBOARD_SECTIONS: ReadonlyArray<readonly [header: string, metrics: readonly string[]]> = [
+  ['APIs', ['Count', '5XXError', '4XXError', 'Latency']],
+  ['Sign-in (Cognito)', ['SignInSuccesses', 'SignInThrottles', 'TokenRefreshSuccesses']],
+  [
+    'Uploads and scans',
+    ['UploadsCreated', 'UploadsFailed', 'UploadsAborted', 'StuckUploads', 'ScanOrphans', 'BytesUploaded'],
+  ],
+  ['Functions', ['Errors', 'Throttles', 'Duration', 'ConcurrentExecutions']],
+  [
+    'Database',
+    ['CPUUtilization', 'FreeableMemory', 'FreeStorageSpace', 'DatabaseConnections', 'ReadLatency'],
+  ],
+  ['Rotation, backups, GuardDuty', []],
+  ['WAF', ['AllowedRequests', 'BlockedRequests']],
+];
+
+/** What the dashboard of `t` lacks: a section header, a metric of a section, or the runbook text on top. */
+function dashboardProblems(t: Cfn, stage: Stage, runbookUrl: string): string[] {
+  const text = dashboardText(t);
+  const problems: string[] = [];
+  const headerAt = (h: string) => text.indexOf(`# ${h}`);
+  const runbooks = text.indexOf(`${runbookUrl}#citadel-unhealthy`);
+  if (runbooks === -1) problems.push('no runbook links');
+  for (const [header, metrics] of DASHBOARD_SECTIONS) {
+    const at = headerAt(header);
+    if (at === -1) problems.push(`no "${header}" section`);
+    else if (runbooks > at) problems.push(`the runbook links come after "${header}"`);
+    for (const m of metrics) if (!text.includes(`"${m}"`)) problems.push(`${header}: no ${m} metric`);
+  }
+  const canary = headerAt('Health canary') !== -1;
+  if (canary !== (stage !== 'dev'))
+    problems.push(`canary section ${canary ? 'present' : 'missing'} in ${stage}`);
+  return problems;
+}
+
+describe.each(STAGES)('the %s dashboard', (stage) => {
+  it('has the runbook links on top, then every section the on-call table names, with their metrics', () => {
+    const { obs, config } = get(stage);
+    expect(dashboardProblems(obs, stage, config.alerting.runbookUrl)).toEqual([]);
+  });
+});
+
+describe('the dashboard check notices', () => {
+  it('a dropped section and a dropped metric', () => {
+    const { obs, config } = get('prod');
+    const without = (from: string, to: string): Cfn => {
+      const copy = structuredClone(obs);
+      const [[id] = []] = ofType(copy, 'AWS::CloudWatch::Dashboard');
+      const body = copy.Resources[id as string]?.Properties as Json;
+      body.DashboardBody = JSON.parse(JSON.stringify(body.DashboardBody).split(from).join(to));
+      return copy;
+    };
+    expect(dashboardProblems(without('# WAF', '# Firewall'), 'prod', config.alerting.runbookUrl)).toEqual([
+      'no "WAF" section',
+    ]);
+    expect(dashboardProblems(without('StuckUploads', 'Other'), 'prod', config.alerting.runbookUrl)).toEqual([
+      'Uploads and scans: no StuckUploads metric',
+    ]);
+  });
+});
