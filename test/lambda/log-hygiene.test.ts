@@ -2,8 +2,9 @@
  * Logging hygiene: the handlers' code paths run with every log line captured at DEBUG, and no line may carry a
  * password, a token, a presigned signature, a client secret or an API key value. The paths are the handler
  * suites' own: an upload end to end through the local API (create, sign, PUT, complete, scan, download, delete,
- * a forged token), the admin API's client lifecycle and MFA reset against the in-memory AWS fake, and a password
- * rotation against a real PostgreSQL. Every value the run handed out (tokens, secrets, keys, presigned URLs,
+ * a forged token), the admin API's client lifecycle and MFA reset against the in-memory AWS fake, account recovery
+ * with a recovery code (codes issued, one used, a spent code and a wrong password refused) through the local API, and
+ * a password rotation against a real PostgreSQL. Every value the run handed out (tokens, secrets, keys, presigned URLs,
  * passwords) is then looked for verbatim, besides the shapes of such values.
  *
  * The scanner is shown to catch each kind of leak on a handler that logs one.
@@ -36,6 +37,7 @@ const { logger } = await import('../../lambda/shared/powertools');
 const { startPostgres } = await import('../support/postgres');
 const { provision } = await import('./rotation/fixtures');
 const { SecretsManagerDouble } = await import('./rotation/secrets-manager-double');
+const { DEV_PASSWORD } = await import('../../local/aws-simulators');
 
 /** What a log line may never contain, by shape (values the run did not hand out itself). */
 const SHAPES: ReadonlyArray<readonly [kind: string, pattern: RegExp]> = [
@@ -173,6 +175,27 @@ beforeAll(async () => {
     ).toBe(204);
     for (const client of aws.appClients.values()) secrets.add(client.clientSecret);
     for (const key of aws.keys.values()) secrets.add(key.value);
+
+    // 4. Recovery codes issued, one used to recover an account (password and code in the body), a wrong password
+    // and a spent code refused: through the local API, Cognito and SES simulated as `npm run dev` simulates them.
+    process.env.CITADEL_ADAPTERS_MODULE = path.resolve(import.meta.dirname, '../../local/aws-simulators.ts');
+    const person = caller(env, await env.token('user', 'dev-user-user'));
+    const issued = await person<{ codes: string[] }>('POST', '/v1/me/recovery-codes');
+    expect(issued.status).toBe(201);
+    for (const code of issued.body.codes) secrets.add(code);
+    const recover = (code: string, password: string) =>
+      fetch(`${env.url}/v1/auth/recover`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'dev-user@citadel.local', password, code }),
+      });
+    const wrongPassword = `not-the-password-${randomUUID()}`;
+    secrets.add(DEV_PASSWORD).add(wrongPassword);
+    const [first, second] = issued.body.codes as [string, string];
+    expect((await recover(first, DEV_PASSWORD)).status).toBe(200);
+    expect((await recover(first, DEV_PASSWORD)).status).toBe(403);
+    expect((await recover(second, wrongPassword)).status).toBe(403);
+    delete process.env.CITADEL_ADAPTERS_MODULE;
 
     // 3. A single-user rotation of a master password, against a real PostgreSQL.
     const server = await startPostgres();
