@@ -6,12 +6,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { AdminInitiateAuthCommand } from '@aws-sdk/client-cognito-identity-provider';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { getMe } from '../../../contract/api/me';
 import {
   createRecoveryCodes,
   RECOVERY_CODE_PATTERN,
   RECOVERY_LOCKOUT,
+  RECOVERY_METRICS,
   recoverAccount,
 } from '../../../contract/api/recovery';
 import { handler as meHandler } from '../../../lambda/me/get-me';
@@ -19,6 +20,7 @@ import { loginKey } from '../../../lambda/recovery/codes';
 import { handler as issueHandler } from '../../../lambda/recovery/create-recovery-codes';
 import { handler as recoverHandler } from '../../../lambda/recovery/recover-account';
 import { closePool } from '../../../lambda/shared/db';
+import { metrics } from '../../../lambda/shared/powertools';
 import { cognitoThrottled, FakeAdminAws, type FakeUser, setAdminEnv } from '../../support/admin-aws';
 import { AdminTables, type Answer, call, JSON_HEADERS, routeEvent } from '../../support/admin-fixtures';
 import { migratedDatabase } from '../../support/database';
@@ -247,6 +249,29 @@ describe('recovering with a code', () => {
     });
     expect(JSON.stringify(audit)).not.toContain(user.password);
     expect(await codesLeft(user)).toBe(9);
+  });
+
+  it('records each recovery in the MfaRecoveries metric the on-call ticket reads, and a refused one only as a failure', async () => {
+    // Prepare
+    const user = newUser();
+    const [good, other] = (await issued(user)) as [string, string];
+    const recorded = jest.spyOn(metrics, 'addMetric');
+    try {
+      // Act
+      expect((await recover({ ...rightly(user, other), password: 'not-the-password' })).status).toBe(403);
+      const refusedNames = recorded.mock.calls.map(([name]) => name);
+      recorded.mockClear();
+      expect((await recover(rightly(user, good))).status).toBe(200);
+      // Assess
+      expect(RECOVERY_METRICS.recovered).toBe('MfaRecoveries');
+      expect(refusedNames).not.toContain(RECOVERY_METRICS.recovered);
+      expect(refusedNames).toContain(RECOVERY_METRICS.failed);
+      expect(recorded.mock.calls.filter(([name]) => name === RECOVERY_METRICS.recovered)).toEqual([
+        [RECOVERY_METRICS.recovered, 'Count', 1],
+      ]);
+    } finally {
+      recorded.mockRestore();
+    }
   });
 
   it('the password check reaches Cognito with the person’s address and browser, on the recovery client', async () => {
