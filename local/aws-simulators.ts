@@ -9,7 +9,6 @@ import { ROLES, type Role } from '../contract/roles';
 import type { AdminAdapters } from '../lambda/admin/ports';
 import type { RecoveryIdentity } from '../lambda/recovery/ports';
 
-const clients = new Map<string, { name: string; scopes: readonly string[] }>();
 const keys = new Map<string, { name: string; tier: string; enabled: boolean }>();
 const say = (what: string) => process.stderr.write(`[local-simulator] ${what}\n`);
 
@@ -17,12 +16,10 @@ export const adminAdapters: AdminAdapters = {
   clients: {
     async create(name, scopes) {
       const clientId = randomBytes(13).toString('hex');
-      clients.set(clientId, { name, scopes });
       say(`Cognito CreateUserPoolClient ${name} -> ${clientId} (${scopes.join(' ')})`);
       return { clientId, clientSecret: randomBytes(32).toString('base64url') };
     },
     async delete(clientId) {
-      clients.delete(clientId);
       say(`Cognito DeleteUserPoolClient ${clientId}`);
     },
   },

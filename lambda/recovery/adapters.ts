@@ -1,5 +1,6 @@
 import { control } from '../admin/aws';
 import { accountRecovered, passwordVerified } from '../admin/control-protocol';
+import { adapterChooser } from '../shared/local-adapters';
 import type { RecoveryIdentity } from './ports';
 
 /** Cognito and SES through the recovery control function outside the VPC. */
@@ -14,16 +15,8 @@ export const controlledRecovery: RecoveryIdentity = {
     control('cognito-recovery', { action: 'recover', username, sourceIp }, accountRecovered),
 };
 
-let chosen: Promise<RecoveryIdentity> | undefined;
-
-/**
- * The recovery adapter: the control function everywhere, except under `npm run dev`, which points
- * `CITADEL_ADAPTERS_MODULE` at the local simulators (a path unknown at bundle time, so they never ship).
- */
-export function recoveryIdentity(): Promise<RecoveryIdentity> {
-  const module = process.env.CITADEL_ADAPTERS_MODULE;
-  chosen ??= module
-    ? import(module).then((m: { recoveryIdentity: RecoveryIdentity }) => m.recoveryIdentity)
-    : Promise.resolve(controlledRecovery);
-  return chosen;
-}
+/** The recovery adapter: the control function, or the local simulators under `npm run dev`. */
+export const recoveryIdentity: () => Promise<RecoveryIdentity> = adapterChooser(
+  'recoveryIdentity',
+  controlledRecovery,
+);

@@ -1,8 +1,8 @@
 /**
  * Recovery from a lost authenticator end to end through the local API, as `npm run dev` serves it: a real
  * PostgreSQL (migrated), the route table's handlers behind the emulated gateway, dev tokens, and the Cognito and SES
- * side of recovery simulated by `local/aws-simulators.ts` through `CITADEL_ADAPTERS_MODULE`, as `scripts/dev.ts`
- * sets it.
+ * side of recovery simulated by `local/aws-simulators.ts` through `CITADEL_ADAPTERS_MODULE`, pointed at
+ * `local/dev-adapters.ts` as `npm run dev` points it.
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -24,7 +24,7 @@ beforeAll(async () => {
   postgres = await startPostgres();
   process.env.DATABASE_URL = (await migratedDatabase(postgres, 'localrecovery')).appUrl;
   process.env.NODE_ENV = 'development';
-  process.env.CITADEL_ADAPTERS_MODULE = path.join(ROOT, 'local/aws-simulators.ts');
+  process.env.CITADEL_ADAPTERS_MODULE = path.join(ROOT, 'local/dev-adapters.ts');
   tokens = await createDevTokenIssuer();
   server = await startLocalServer({ tokens, devEndpoints: devTokenEndpoint(tokens) });
 });
