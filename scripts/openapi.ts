@@ -434,9 +434,6 @@ const security = (route: RouteDefinition, withApiKey: boolean): JsonObject[] =>
     ? []
     : route.auth.scopes.map((s) => ({ cognito: [qualifiedScope(s)], ...(withApiKey ? { apiKey: [] } : {}) }));
 
-/** Served by the machine API: public routes and those open to machine clients (as lib/stacks/api-stack.ts). */
-export const servedToMachines = (route: RouteDefinition): boolean => servesMachines(route);
-
 // ---------------------------------------------------------------------------------------------------------
 // Operations.
 
@@ -528,7 +525,7 @@ function operation(route: RouteDefinition, schemas: Record<string, JsonObject>):
     ),
   };
 
-  const machines = servedToMachines(route);
+  const machines = servesMachines(route);
   return {
     operationId: route.operationId,
     summary: route.summary,

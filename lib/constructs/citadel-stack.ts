@@ -12,9 +12,9 @@ export interface CitadelStackProps extends StackProps {
 /**
  * Types CDK's L1s offer tags for but CloudFormation's schema does not accept (cfn-lint E3002, "Additional
  * properties are not allowed ('Tags' was unexpected)"): the CloudFormation reference for
- * `AWS::RDS::DBProxyTargetGroup` lists no `Tags` property.
+ * `AWS::RDS::DBProxyTargetGroup` and `AWS::CloudWatch::Dashboard` list no `Tags` property.
  */
-const UNTAGGABLE = ['AWS::RDS::DBProxyTargetGroup'] as const;
+const UNTAGGABLE = ['AWS::RDS::DBProxyTargetGroup', 'AWS::CloudWatch::Dashboard'] as const;
 
 /** Base of every Citadel stack: `Citadel-<stage>-<Name>`, tags, and stage-aware data protection. */
 export abstract class CitadelStack extends Stack {

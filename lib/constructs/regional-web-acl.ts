@@ -136,10 +136,15 @@ export function routePathPattern(path: string): string {
 }
 
 /**
- * Requests to one route: its method, and its path (behind a stage name or a custom domain) after URL-decoding and
- * path normalisation, so an encoded or `//`-padded spelling that API Gateway routes the same way still matches.
+ * Requests to one route: its method, and its path (behind a stage name or a custom domain). `spelling`
+ * `'normalised'` (for limits) matches after URL-decoding and path normalisation, so an encoded or `//`-padded
+ * spelling that API Gateway routes the same way still counts; `'exact'` (for exemptions) matches only the path as
+ * the client sends it, so no odd spelling widens what is let through.
  */
-export function routeRequests(route: LargeBodyRoute): wafv2.CfnWebACL.StatementProperty {
+export function routeRequests(
+  route: LargeBodyRoute,
+  spelling: 'normalised' | 'exact' = 'normalised',
+): wafv2.CfnWebACL.StatementProperty {
   return {
     andStatement: {
       statements: [
@@ -155,10 +160,13 @@ export function routeRequests(route: LargeBodyRoute): wafv2.CfnWebACL.StatementP
           regexMatchStatement: {
             fieldToMatch: { uriPath: {} },
             regexString: routePathPattern(route.path),
-            textTransformations: [
-              { priority: 0, type: 'URL_DECODE' },
-              { priority: 1, type: 'NORMALIZE_PATH' },
-            ],
+            textTransformations:
+              spelling === 'normalised'
+                ? [
+                    { priority: 0, type: 'URL_DECODE' },
+                    { priority: 1, type: 'NORMALIZE_PATH' },
+                  ]
+                : [{ priority: 0, type: 'NONE' }],
           },
         },
       ],
@@ -403,29 +411,7 @@ export class RegionalWebAcl extends Construct {
       });
     }
     if (bodyLimits) {
-      const largeBody = bodyLimits.largeBodyRoutes.map(
-        (route): wafv2.CfnWebACL.StatementProperty => ({
-          andStatement: {
-            statements: [
-              {
-                byteMatchStatement: {
-                  fieldToMatch: { method: {} },
-                  positionalConstraint: 'EXACTLY',
-                  searchString: route.method,
-                  textTransformations: [{ priority: 0, type: 'NONE' }],
-                },
-              },
-              {
-                regexMatchStatement: {
-                  fieldToMatch: { uriPath: {} },
-                  regexString: routePathPattern(route.path),
-                  textTransformations: [{ priority: 0, type: 'NONE' }],
-                },
-              },
-            ],
-          },
-        }),
-      );
+      const largeBody = bodyLimits.largeBodyRoutes.map((route) => routeRequests(route, 'exact'));
       const labelled: wafv2.CfnWebACL.StatementProperty = {
         labelMatchStatement: { scope: 'LABEL', key: CORE_RULE_SET_BODY_LABEL },
       };

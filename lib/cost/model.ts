@@ -3,9 +3,10 @@
  * Every resource is priced by a handler for its type, listed as free (`free-types.ts`, with the reason) or reported
  * as not priced: never silently ignored.
  */
+
+import { instanceSpec } from '../config/instances';
 import { ASSUMPTIONS } from './assumptions';
 import { FREE_TYPES } from './free-types';
-import { instanceSpec } from './instances';
 import { HOURS_PER_MONTH, PRICES, type PriceId, type PriceTable } from './prices';
 
 /** A CloudFormation template, as much of it as pricing reads. */

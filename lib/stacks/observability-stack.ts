@@ -8,7 +8,6 @@ import {
   RemovalPolicy,
   Stack,
   type aws_sqs as sqs,
-  Tags,
   aws_events_targets as targets,
 } from 'aws-cdk-lib';
 import {
@@ -40,6 +39,8 @@ import { DeadLetters } from '../constructs/dead-letters';
 import {
   AlarmCatalog,
   type AlarmMeaning,
+  alarmNamePrefix,
+  compositeAlarmName,
   FIVE_MINUTES,
   libraryThreshold,
 } from '../constructs/monitoring/alarm-catalog';
@@ -92,8 +93,6 @@ export class ObservabilityStack extends CitadelStack {
   readonly canary?: HealthCanary;
   /** Dead letters of the probe's schedule and of the alert rules. */
   readonly deadLetters: DeadLetters;
-  /** EventBridge rules that turn events into tickets (and alarms, through their MatchedEvents). */
-  readonly alertRules: events.Rule[] = [];
   private readonly props: ObservabilityStackProps;
   private readonly memoryWidgets: cloudwatch.IMetric[] = [];
 
@@ -106,7 +105,7 @@ export class ObservabilityStack extends CitadelStack {
     this.deadLetters = new DeadLetters(this, 'DeadLetters');
     const undelivered = this.deadLetters.queue('AlertDeliveryDeadLetters', 'the alert topics’ subscriptions');
     this.topics = new AlertTopics(this, 'Topics', {
-      alarmNamePatterns: [`Citadel-${stage}-*`, `Citadel ${stage} unhealthy`],
+      alarmNamePatterns: [`${alarmNamePrefix(stage)}-*`, compositeAlarmName(stage)],
       emails: alerting.emails,
       smsNumbers: alerting.smsNumbers,
       slack: alerting.slack && { ...alerting.slack, name: `citadel-${stage}-alerts` },
@@ -175,8 +174,6 @@ export class ObservabilityStack extends CitadelStack {
 
     this.composite = this.alarms.composite();
     this.dashboard = dashboards.dashboard as cloudwatch.Dashboard;
-    // cfn-lint's resource schema has no Tags on AWS::CloudWatch::Dashboard (E3002): keep the stack tags off it.
-    for (const key of ['Project', 'Stage', 'Owner']) Tags.of(this.dashboard).remove(key);
   }
 
   /** The text widget at the top: where the runbooks are, and what pages. */
@@ -1167,7 +1164,6 @@ export class ObservabilityStack extends CitadelStack {
         retryPolicy: { maximumRetryAttempts: 8 },
       }),
     });
-    this.alertRules.push(rule);
     this.ownDeadLetterRules.push(rule);
     const alarm = this.alarms.alarm(`${id}Alarm`, {
       name: `${id}-${props.severity === 'critical' ? 'Critical' : 'Warning'}`,

@@ -58,6 +58,12 @@ export interface CatalogEntry extends AlarmMeaning {
   readonly alarm: cloudwatch.AlarmBase;
 }
 
+/** What every alarm of `stage` is named after (the alert topics' policy admits alarms by this prefix). */
+export const alarmNamePrefix = (stage: string): string => `Citadel-${stage}`;
+
+/** The name of `stage`'s composite alarm, the one that pages. */
+export const compositeAlarmName = (stage: string): string => `Citadel ${stage} unhealthy`;
+
 /**
  * Every alarm of a stage, in one place: the library's (through `strategy()`, the action strategy
  * cdk-monitoring-constructs calls for each alarm it creates) and the hand-written ones (`alarm()`). Each gets its
@@ -76,8 +82,8 @@ export class AlarmCatalog extends Construct {
   constructor(scope: Construct, id: string, props: AlarmCatalogProps) {
     super(scope, id);
     this.topics = props.topics;
-    this.namePrefix = `Citadel-${props.stage}`;
-    this.compositeName = `Citadel ${props.stage} unhealthy`;
+    this.namePrefix = alarmNamePrefix(props.stage);
+    this.compositeName = compositeAlarmName(props.stage);
   }
 
   /**

@@ -234,10 +234,10 @@ function bundleCanary(): string {
   // One directory per process (parallel test workers synthesize at the same time), removed when the process ends:
   // synthesis has copied the bundle into the cloud assembly by then.
   const out = path.join(tmpdir(), `citadel-health-canary-${process.pid}`);
-  if (!bundledDirs.has(out)) {
-    bundledDirs.add(out);
-    process.once('exit', () => rmSync(out, { recursive: true, force: true }));
-  }
+  // Built once per process: every canary of every stage synthesized here ships the same bundle.
+  if (bundledDirs.has(out)) return out;
+  bundledDirs.add(out);
+  process.once('exit', () => rmSync(out, { recursive: true, force: true }));
   const file = path.join(out, 'nodejs', 'node_modules', `${CANARY_FILE}.js`);
   mkdirSync(path.dirname(file), { recursive: true });
   buildSync({

@@ -1,26 +1,10 @@
-/**
- * Memory of the Graviton DB instance classes the stage config allows (`lib/config/schema.ts`), from the RDS
- * instance-class tables: t4g micro 1 GiB doubling per size; m6g/m7g/m8g 4 GiB per vCPU (8 GiB for large), r6g/r7g/r8g
- * 8 GiB per vCPU (16 GiB for large), `<n>xlarge` being n times xlarge.
- */
-const T4G: Record<string, number> = { micro: 1, small: 2, medium: 4, large: 8, xlarge: 16, '2xlarge': 32 };
+import { instanceSpec } from '../../config/instances';
 
+/** Memory of a DB instance class the stage config allows (`lib/config/instances.ts` has the table). */
 export function instanceMemoryGiB(instanceType: string): number {
-  const [family, size] = instanceType.split('.') as [string, string];
-  if (family === 't4g') {
-    const gib = T4G[size];
-    if (gib === undefined)
-      throw new Error(`Unknown db.t4g size "${size}": use micro, small, medium, large, xlarge or 2xlarge.`);
-    return gib;
-  }
-  const perLarge = /^m[678]g$/.test(family) ? 8 : /^r[678]g$/.test(family) ? 16 : undefined;
-  if (perLarge === undefined)
-    throw new Error(`Unknown DB instance family "${family}" (Graviton m or r, or t4g).`);
-  if (size === 'large') return perLarge;
-  if (size === 'xlarge') return perLarge * 2;
-  const n = /^(\d+)xlarge$/.exec(size);
-  if (!n) throw new Error(`Unknown DB instance size "${size}".`);
-  return perLarge * 2 * Number(n[1]);
+  const spec = instanceSpec(instanceType);
+  if (!spec) throw new Error(`Unknown DB instance class "${instanceType}" (Graviton m or r, or t4g).`);
+  return spec.memoryGiB;
 }
 
 /**
