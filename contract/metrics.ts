@@ -1,12 +1,15 @@
 /**
  * Business metrics the handlers emit and the Observability stack graphs and alarms on: one list, so a renamed
- * metric cannot leave an alarm watching nothing. Namespace `Citadel` (see `contract/scan.ts`).
+ * metric cannot leave an alarm watching nothing.
  *
  * Each function emits its metrics with its own `service` dimension (Powertools' default). The upload outcomes
  * are recorded by several functions (the complete and get routes, the expiry job, the scan pipeline), and an
  * alarm can read at most 10 metrics, so they are also emitted once more with the single dimension
  * `flow = uploads`: the stage-wide series the upload-failure rate is computed from.
  */
+
+/** Namespace of Citadel's own metrics (the handlers emit, and the alarms and dashboards read, this one). */
+export const METRICS_NAMESPACE = 'Citadel';
 
 /** Dimension of the stage-wide copies. */
 export const FLOW_DIMENSION = 'flow';

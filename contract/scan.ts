@@ -17,13 +17,13 @@ export const SCAN_RESULT_STATUSES = [
 export type ScanResultStatus = (typeof SCAN_RESULT_STATUSES)[number];
 
 /** The only tag value that opens an object for reading. */
+/** Namespace of the scan outcome metrics: Citadel's one namespace. */
+export { METRICS_NAMESPACE } from './metrics';
+
 export const SCAN_CLEAN: ScanResultStatus = 'NO_THREATS_FOUND';
 
 /** `detail-type` of the event GuardDuty puts on the default bus after each object scan. */
 export const SCAN_RESULT_DETAIL_TYPE = 'GuardDuty Malware Protection Object Scan Result';
-
-/** Namespace of Citadel's own metrics. */
-export const METRICS_NAMESPACE = 'Citadel';
 
 /** What the scan pipeline decided about an object, and the metric it counts it under (dimension `service`). */
 export const SCAN_OUTCOME_METRICS = {

@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import { MAX_JSON_BODY_BYTES } from '../http';
 import { MEDIA_TYPE_PATTERN } from '../media-types';
-import { limitSchema } from '../pagination';
+import { cursorSchema, limitSchema } from '../pagination';
 import { defineRoute, requires } from '../route';
 import { fileSchema } from './files';
 
@@ -71,10 +71,6 @@ export function completeBodyBytes(partCount: number): number {
   }));
   return JSON.stringify({ parts }).length;
 }
-
-/** Bytes of the complete call of the largest upload `maxUploadBytes` allows: every part's ETag. */
-export const largestCompleteBodyBytes = (maxUploadBytes: number): number =>
-  completeBodyBytes(partCountFor(maxUploadBytes, partSizeFor(maxUploadBytes)));
 
 /** The largest upload (bytes) whose complete call, naming every part, fits in `bodyLimitBytes`. */
 export function largestUploadWithinBody(bodyLimitBytes: number): number {
@@ -162,12 +158,7 @@ export const completeUploadBody = z
   .partial();
 
 export const listFilesQuery = z.strictObject({
-  cursor: z
-    .string()
-    .min(1)
-    .max(512)
-    .regex(/^[A-Za-z0-9_-]+$/, 'must be a cursor returned by a previous page')
-    .optional(),
+  cursor: cursorSchema.optional(),
   limit: limitSchema,
   /** Managers and admins may list everyone's files; everyone else sees only their own. */
   owner: z.string().min(1).max(128).optional(),
@@ -305,8 +296,8 @@ export const completeUpload = defineRoute({
     'uploads:list',
     'uploads:delete',
   ],
-  // Names every part's ETag: about 41 KB for 5 GiB (640 parts). The stage config refuses an upload size whose
-  // complete call would not fit the API's body limit (`largestUploadWithinBody`).
+  // Names every part's ETag: about 41 KB for 5 GiB (640 parts). Above `largestUploadWithinBody` (about 7.9 GiB) the
+  // client sends no ETags, and the server checks the parts against S3 either way.
   maxBodyBytes: MAX_JSON_BODY_BYTES,
   // Within API Gateway's 29 s integration timeout. A completion that outlives it is finished by a retry (S3 has
   // assembled the object or the next call does) or by S3's Object Created event.

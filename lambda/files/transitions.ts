@@ -3,13 +3,11 @@
  * emitted only when the row actually moved, so a replay or a lost race counts and audits nothing.
  */
 import type { FileState } from '../../contract/api/files';
-import { UPLOAD_FLOW, UPLOAD_FLOW_METRICS, UPLOAD_METRICS } from '../../contract/metrics';
+import { UPLOAD_METRICS } from '../../contract/metrics';
 import { type AuditEvent, recordAudit } from '../shared/audit';
 import { transaction } from '../shared/db';
-import { addFlowMetric, metrics } from '../shared/powertools';
+import { addMetric, type MetricUnit } from '../shared/powertools';
 import { type FileRow, transitionFile } from './repository';
-
-type MetricUnit = Parameters<typeof metrics.addMetric>[1];
 
 /** Who moves the file, as the audit trail names them. */
 export type Actor = Pick<AuditEvent, 'principal' | 'requestId' | 'sourceIp'>;
@@ -44,10 +42,7 @@ export async function moveFile(actor: Actor, id: string, move: Move): Promise<Fi
     return row;
   });
   if (moved) {
-    for (const [name, unit, value] of move.metrics ?? []) {
-      metrics.addMetric(name, unit, value);
-      if (UPLOAD_FLOW_METRICS.has(name)) addFlowMetric(UPLOAD_FLOW, name, unit, value);
-    }
+    for (const [name, unit, value] of move.metrics ?? []) addMetric(name, unit, value);
   }
   return moved;
 }

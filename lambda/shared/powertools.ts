@@ -6,11 +6,8 @@ import { LogFormatter, Logger, LogItem } from '@aws-lambda-powertools/logger';
 import type { LogAttributes, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Tracer } from '@aws-lambda-powertools/tracer';
-import { FLOW_DIMENSION } from '../../contract/metrics';
+import { FLOW_DIMENSION, METRICS_NAMESPACE, UPLOAD_FLOW, UPLOAD_FLOW_METRICS } from '../../contract/metrics';
 import { redact } from './redact';
-
-/** Metric namespace of every Citadel metric (alarms and dashboards read it). */
-export const METRICS_NAMESPACE = 'Citadel';
 
 /** Powertools' JSON layout, with secrets and tokens redacted from every attribute. */
 class RedactingLogFormatter extends LogFormatter {
@@ -53,17 +50,19 @@ export const metrics = new Metrics({
   logger: metricsLogger,
 });
 
-type MetricUnit = Parameters<typeof metrics.addMetric>[1];
+export type MetricUnit = Parameters<typeof metrics.addMetric>[1];
 
 /**
- * Records `name` for the whole stage as well: once more, immediately, with the single dimension `flow` instead of
- * this function's `service` (see `contract/metrics.ts`), so an alarm can read one series however many functions
- * record the metric.
+ * Records a metric of this function; an upload outcome (`UPLOAD_FLOW_METRICS`) also for the whole stage: once more,
+ * immediately, with the single dimension `flow = uploads` instead of this function's `service` (see
+ * `contract/metrics.ts`), so the upload-failure alarm reads one series however many functions record it.
  */
-export function addFlowMetric(flow: string, name: string, unit: MetricUnit, value: number): void {
+export function addMetric(name: string, unit: MetricUnit, value: number): void {
+  metrics.addMetric(name, unit, value);
+  if (!UPLOAD_FLOW_METRICS.has(name)) return;
   const single = metrics.singleMetric();
   single.clearDefaultDimensions();
-  single.setDefaultDimensions({ [FLOW_DIMENSION]: flow });
+  single.setDefaultDimensions({ [FLOW_DIMENSION]: UPLOAD_FLOW });
   single.addMetric(name, unit, value);
 }
 

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ApiFile } from '../../contract/api/files';
 import { partBytes, partCountFor, partSizeFor, UPLOAD_LIFETIME_DAYS } from '../../contract/api/uploads';
-import { UPLOAD_FLOW, UPLOAD_METRICS } from '../../contract/metrics';
+import { UPLOAD_METRICS } from '../../contract/metrics';
 import { accessibleFile } from '../files/access';
 import { type FileRow, findFile, toApiFile } from '../files/repository';
 import { type Actor, moveFile, uploadCompleted } from '../files/transitions';
@@ -10,7 +10,7 @@ import { recordAudit } from '../shared/audit';
 import type { Principal } from '../shared/auth';
 import { transaction } from '../shared/db';
 import { BadRequestError, ConflictError, ValidationError } from '../shared/errors';
-import { addFlowMetric, logger, metrics } from '../shared/powertools';
+import { addMetric, logger } from '../shared/powertools';
 import { checkDeclared, objectKey, sameEtag, sanitizeFilename } from './domain';
 import {
   abortMultipart,
@@ -91,8 +91,7 @@ export async function startUpload(caller: Caller, declared: Declared, multipart 
       );
     throw error;
   }
-  metrics.addMetric(UPLOAD_METRICS.created, 'Count', 1);
-  addFlowMetric(UPLOAD_FLOW, UPLOAD_METRICS.created, 'Count', 1);
+  addMetric(UPLOAD_METRICS.created, 'Count', 1);
   return {
     id,
     uploadId: uploadId ?? '',

@@ -21,6 +21,7 @@ import { createRecoveryCodes, RECOVERY_METRICS, recoverAccount } from '../../con
 import { scanTimeoutSeconds } from '../../contract/api/uploads';
 import {
   FLOW_DIMENSION,
+  METRICS_NAMESPACE,
   PROBE_METRICS,
   RESTORE_METRICS,
   ROTATION_METRICS,
@@ -30,7 +31,7 @@ import {
   UPLOAD_FLOW,
   UPLOAD_METRICS,
 } from '../../contract/metrics';
-import { METRICS_NAMESPACE, SCAN_OUTCOME_METRICS } from '../../contract/scan';
+import { SCAN_OUTCOME_METRICS } from '../../contract/scan';
 import { acknowledge, inPacks } from '../compliance';
 import type { StageConfig } from '../config';
 import { CitadelFunction } from '../constructs/citadel-function';
