@@ -5,14 +5,13 @@
  */
 import {
   AdminGetUserCommand,
-  AdminSetUserMFAPreferenceCommand,
-  AdminUserGlobalSignOutCommand,
   CognitoIdentityProviderClient,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { observe } from '../../shared/observe';
 import { logger, traced } from '../../shared/powertools';
 import { mfaControlRequest } from '../control-protocol';
 import { userPoolId } from './env';
+import { resetMfaAndSignOut } from './mfa-reset';
 
 const cognito = traced(new CognitoIdentityProviderClient({}));
 
@@ -25,17 +24,7 @@ export const handler = observe(async (raw: unknown) => {
     if ((error as { name?: string }).name === 'UserNotFoundException') return { reset: false };
     throw error;
   }
-  await cognito.send(
-    new AdminSetUserMFAPreferenceCommand({
-      UserPoolId,
-      Username,
-      SoftwareTokenMfaSettings: { Enabled: false, PreferredMfa: false },
-      SMSMfaSettings: { Enabled: false, PreferredMfa: false },
-      EmailMfaSettings: { Enabled: false, PreferredMfa: false },
-    }),
-  );
-  // Existing sessions (refresh tokens) end now; the next sign-in must enrol a new authenticator.
-  await cognito.send(new AdminUserGlobalSignOutCommand({ UserPoolId, Username }));
+  await resetMfaAndSignOut(cognito, UserPoolId, Username);
   logger.info('MFA reset');
   return { reset: true };
 });

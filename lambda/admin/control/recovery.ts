@@ -14,8 +14,6 @@ import {
   type AdminGetUserCommandOutput,
   AdminInitiateAuthCommand,
   type AdminInitiateAuthCommandOutput,
-  AdminSetUserMFAPreferenceCommand,
-  AdminUserGlobalSignOutCommand,
   CognitoIdentityProviderClient,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
@@ -23,6 +21,7 @@ import { observe } from '../../shared/observe';
 import { logger, traced } from '../../shared/powertools';
 import { type RecoveryControlRequest, recoveryControlRequest } from '../control-protocol';
 import { userPoolId } from './env';
+import { resetMfaAndSignOut } from './mfa-reset';
 
 const cognito = traced(new CognitoIdentityProviderClient({}));
 
@@ -119,16 +118,7 @@ async function recover(request: Extract<RecoveryControlRequest, { action: 'recov
   const UserPoolId = userPoolId();
   const Username = request.username;
   const user = await cognito.send(new AdminGetUserCommand({ UserPoolId, Username }));
-  await cognito.send(
-    new AdminSetUserMFAPreferenceCommand({
-      UserPoolId,
-      Username,
-      SoftwareTokenMfaSettings: { Enabled: false, PreferredMfa: false },
-      SMSMfaSettings: { Enabled: false, PreferredMfa: false },
-      EmailMfaSettings: { Enabled: false, PreferredMfa: false },
-    }),
-  );
-  await cognito.send(new AdminUserGlobalSignOutCommand({ UserPoolId, Username }));
+  await resetMfaAndSignOut(cognito, UserPoolId, Username);
   logger.info('account recovered: MFA reset, signed out everywhere');
 
   const sender = sesSender();
