@@ -52,13 +52,9 @@ const IMPORT_SCRIPT =
   'const t=process.hrtime.bigint();await import(process.argv[1]);await new Promise((r)=>setImmediate(r));process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6));';
 
 /** Milliseconds to import `file` in a fresh Node process. */
-function importMs(file: string, nodeOptions: string): number {
+function importMs(file: string): number {
   const out = execFileSync(NODE, ['--input-type=module', '-e', IMPORT_SCRIPT, file], {
-    env: {
-      ...process.env,
-      NODE_OPTIONS: nodeOptions,
-      ...LAMBDA_ENV,
-    },
+    env: { ...process.env, ...LAMBDA_ENV },
     cwd: path.dirname(file),
   });
   return Number(out.toString());
@@ -86,9 +82,6 @@ freshOutDir(OUT);
 // `--only <regex>` narrows the run to matching handlers while iterating on one of them.
 const entries = handlerEntries().filter((e) => values.only === undefined || new RegExp(values.only).test(e));
 const floor = await bundle(house('bench/fixtures/floor.ts', path.join(OUT, 'floor')));
-// As CitadelFunction runs them: no NODE_OPTIONS (no `--enable-source-maps`: stacks are mapped when reported,
-// by lambda/shared/stack-trace.ts).
-const HOUSE_NODE_OPTIONS = '';
 
 const rows: Array<{
   entry: string;
@@ -105,18 +98,18 @@ for (const entry of entries) {
   const b = await bundle(defaults(entry, path.join(OUT, 'default', name)));
   const aTimes: number[] = [];
   const bTimes: number[] = [];
-  importMs(a.file, HOUSE_NODE_OPTIONS); // warm the OS file cache for both before measuring
-  importMs(b.file, '');
+  importMs(a.file); // warm the OS file cache for both before measuring
+  importMs(b.file);
   for (let i = 0; i < RUNS; i++) {
     // Alternate so drift in machine load hits both variants alike.
     if (i % 2 === 0) {
-      aTimes.push(importMs(a.file, HOUSE_NODE_OPTIONS));
-      bTimes.push(importMs(b.file, ''));
+      aTimes.push(importMs(a.file));
+      bTimes.push(importMs(b.file));
     } else {
-      bTimes.push(importMs(b.file, ''));
-      aTimes.push(importMs(a.file, HOUSE_NODE_OPTIONS));
+      bTimes.push(importMs(b.file));
+      aTimes.push(importMs(a.file));
     }
-    floorTimes.push(importMs(floor.file, HOUSE_NODE_OPTIONS));
+    floorTimes.push(importMs(floor.file));
   }
   rows.push({
     entry,

@@ -59,6 +59,9 @@ export function freshOutDir(out: string): void {
  * As inside Lambda with active tracing: the X-Ray SDK loads, as it does in every stage.
  */
 export const LAMBDA_ENV = {
+  // As CitadelFunction runs them: no NODE_OPTIONS (no `--enable-source-maps`: stacks are mapped when reported, by
+  // lambda/shared/stack-trace.ts), whatever the shell running the benchmark sets.
+  NODE_OPTIONS: '',
   POWERTOOLS_SERVICE_NAME: 'bench',
   POWERTOOLS_METRICS_NAMESPACE: 'Citadel',
   AWS_REGION: 'eu-west-1',

@@ -143,7 +143,6 @@ try {
   );
   const env: NodeJS.ProcessEnv = {
     ...inherited,
-    NODE_OPTIONS: '', // as CitadelFunction runs them (bench:bundles' HOUSE_NODE_OPTIONS)
     ...LAMBDA_ENV,
     // Lambda sets it; without it Powertools never counts a cold start (no ColdStart metric, `cold_start: false`).
     AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
