@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import { handler as expireApiKeys } from '../lambda/admin/expire-api-keys';
 import { handler as expireUploads } from '../lambda/uploads/expire-uploads';
+import { LocalContext } from './lambda-context';
 
 export interface LocalJob {
   /** The job function's `POWERTOOLS_SERVICE_NAME` in the Api stack. */
@@ -15,39 +16,24 @@ export interface LocalJob {
   readonly run: (now: Date) => Promise<unknown>;
 }
 
-/** An EventBridge scheduled event and a Lambda context, handed to the job's handler as Lambda would. */
-const scheduled =
-  (serviceName: string, handler: (event: unknown, context: Context) => Promise<unknown>) => (now: Date) => {
+/** A job run every `everyMs`: an EventBridge scheduled event and a Lambda context, handed over as Lambda would. */
+const job = (
+  serviceName: string,
+  everyMs: number,
+  handler: (event: unknown, context: Context) => Promise<unknown>,
+): LocalJob => ({
+  serviceName,
+  everyMs,
+  run: (now: Date) => {
     const id = randomUUID();
-    const context = {
-      callbackWaitsForEmptyEventLoop: false,
-      functionName: `${serviceName}-local`,
-      functionVersion: '$LATEST',
-      invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:${serviceName}-local`,
-      memoryLimitInMB: '256',
-      awsRequestId: id,
-      logGroupName: `/aws/lambda/${serviceName}-local`,
-      logStreamName: 'local',
-      getRemainingTimeInMillis: () => 300_000,
-      done: () => undefined,
-      fail: () => undefined,
-      succeed: () => undefined,
-    } satisfies Context;
     const event = { id, 'detail-type': 'Scheduled Event', source: 'aws.events', time: now.toISOString() };
-    return handler(event, context);
-  };
+    return handler(event, new LocalContext(`${serviceName}-local`, id, { timeoutSeconds: 300 }));
+  },
+});
 
 export const LOCAL_JOBS: readonly LocalJob[] = [
-  {
-    serviceName: 'citadel-expire-uploads',
-    everyMs: 60 * 60_000,
-    run: scheduled('citadel-expire-uploads', expireUploads),
-  },
-  {
-    serviceName: 'citadel-expire-api-keys',
-    everyMs: 15 * 60_000,
-    run: scheduled('citadel-expire-api-keys', expireApiKeys),
-  },
+  job('citadel-expire-uploads', 60 * 60_000, expireUploads),
+  job('citadel-expire-api-keys', 15 * 60_000, expireApiKeys),
 ];
 
 export interface LocalJobsOptions {

@@ -23,6 +23,7 @@ import {
   matchRoute,
   toProxyEvent,
 } from './gateway';
+import { LocalContext } from './lambda-context';
 
 /** API Gateway's payload limit. */
 const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
@@ -55,36 +56,6 @@ export interface LocalServer {
   readonly url: string;
   readonly port: number;
   close(): Promise<void>;
-}
-
-/** The Lambda context the handler receives; methods on the prototype, so a request allocates one small object. */
-class LocalContext implements Context {
-  readonly callbackWaitsForEmptyEventLoop = false;
-  readonly functionVersion = '$LATEST';
-  readonly logStreamName = 'local';
-  readonly functionName: string;
-  readonly invokedFunctionArn: string;
-  readonly memoryLimitInMB: string;
-  readonly logGroupName: string;
-  readonly #deadline: number;
-
-  constructor(
-    route: RouteDefinition,
-    readonly awsRequestId: string,
-  ) {
-    this.#deadline = Date.now() + (route.timeoutSeconds ?? 10) * 1000;
-    this.functionName = `citadel-local-${route.operationId}`;
-    this.invokedFunctionArn = `arn:aws:lambda:local:000000000000:function:${this.functionName}`;
-    this.memoryLimitInMB = String(route.memoryMiB ?? 256);
-    this.logGroupName = `/aws/lambda/${this.functionName}`;
-  }
-
-  getRemainingTimeInMillis(): number {
-    return Math.max(0, this.#deadline - Date.now());
-  }
-  done(): void {}
-  fail(): void {}
-  succeed(): void {}
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -271,7 +242,10 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     });
     try {
       const handler = await loadHandler(route);
-      send(res, await handler(event, new LocalContext(route, requestId)));
+      send(
+        res,
+        await handler(event, new LocalContext(`citadel-local-${route.operationId}`, requestId, route)),
+      );
     } catch (error) {
       process.stderr.write(
         `[local] ${route.operationId} failed: ${(error as Error).stack ?? String(error)}\n`,
