@@ -10,6 +10,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import type { StageConfig } from '../../lib/config';
 import { synthStage } from '../support/cdk';
+import { stageTemplates } from '../support/wiring/stages';
 
 const STAGES = ['dev', 'staging', 'prod'] as const;
 type Stage = (typeof STAGES)[number];
@@ -31,14 +32,11 @@ const built: Partial<Record<Stage, Built>> = {};
 const RUNBOOKS = readFileSync(path.resolve(import.meta.dirname, '../../docs/runbooks.md'), 'utf8');
 
 beforeAll(() => {
+  // The templates the wiring suites use, synthesized once per change of the sources (cached on disk).
   for (const stage of STAGES) {
-    const { config, templates } = synthStage(stage);
-    built[stage] = {
-      config,
-      obs: templates.observability.toJSON() as Cfn,
-      api: templates.api.toJSON() as Cfn,
-      data: templates.data.toJSON() as Cfn,
-    };
+    const { config, templates, stackNames } = stageTemplates(stage);
+    const stack = (name: string) => templates[stackNames[name] as string] as unknown as Cfn;
+    built[stage] = { config, obs: stack('Observability'), api: stack('Api'), data: stack('Data') };
   }
 }, 600_000);
 
