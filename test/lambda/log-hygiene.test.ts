@@ -34,7 +34,6 @@ const { handler: mfaHandler } = await import('../../lambda/admin/reset-user-mfa'
 const { createRotationHandler } = await import('../../lambda/rotation/handler');
 const { correlationIdOf, observe } = await import('../../lambda/shared/observe');
 const { logger } = await import('../../lambda/shared/powertools');
-const { startPostgres } = await import('../support/postgres');
 const { provision } = await import('./rotation/fixtures');
 const { SecretsManagerDouble } = await import('./rotation/secrets-manager-double');
 const { DEV_PASSWORD } = await import('../../local/aws-simulators');
@@ -116,7 +115,6 @@ function collect(value: unknown): void {
 // ------------------------------------------------------------------------------------------------ the run
 
 let stopUploads: (() => Promise<void>) | undefined;
-let stopPostgres: (() => Promise<void>) | undefined;
 const aws = new FakeAdminAws();
 const sm = mockClient(SecretsManagerClient);
 
@@ -198,8 +196,8 @@ beforeAll(async () => {
     delete process.env.CITADEL_ADAPTERS_MODULE;
 
     // 3. A single-user rotation of a master password, against a real PostgreSQL.
-    const server = await startPostgres();
-    stopPostgres = () => server.destroy();
+    // In the upload environment's cluster, beside its database.
+    const server = env.postgres;
     const database = await server.createDatabase('hygiene');
     const double = new SecretsManagerDouble().attach(sm);
     const roles = await provision(server, database, double, 'hygiene');
@@ -233,7 +231,6 @@ afterAll(async () => {
   aws.restore();
   sm.restore();
   await stopUploads?.();
-  await stopPostgres?.();
 });
 
 describe('log hygiene of the handlers (DEBUG)', () => {

@@ -38,6 +38,8 @@ export interface UploadEnvironment {
   readonly s3Server: S3Server;
   readonly uploads: LocalUploads;
   readonly database: MigratedDatabase;
+  /** The PostgreSQL cluster the database lives in, for a test that needs another database beside it. */
+  readonly postgres: TestPostgres;
   /** A bearer token for a person in `role` with id `sub`. */
   token(role: Role, sub?: string, scopes?: readonly Scope[]): Promise<string>;
   /** Runs SQL as the master user (assertions on rows the API does not expose). */
@@ -81,6 +83,7 @@ export async function startUploadEnvironment(
     s3Server,
     uploads,
     database,
+    postgres,
     token: (role, sub, scopes) => tokens.mint({ role, sub, scopes }),
     sql: <T>(text: string, values: unknown[] = []) =>
       withClient(database.adminUrl, async (c) => (await c.query(text, values)).rows as T[]),
