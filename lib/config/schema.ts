@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { canonicalMediaType, MEDIA_TYPE_PATTERN } from '../../contract/media-types';
 
 /** The stages Citadel knows. Each has exactly one config object in this folder. */
 export const STAGES = ['dev', 'staging', 'prod'] as const;
@@ -251,7 +252,15 @@ export const stageConfigSchema = z
         ),
       /** Declared content types accepted; the real type is checked from the bytes after the scan. */
       allowedContentTypes: z
-        .array(z.string().regex(/^[a-z]+\/[a-z0-9.+-]+$/, 'a media type like image/png'))
+        .array(
+          z
+            .string()
+            .regex(MEDIA_TYPE_PATTERN, 'a media type like image/png')
+            // Declarations are compared by their canonical name: an alias listed here would never match.
+            .refine((t) => canonicalMediaType(t) === t, {
+              error: (issue) => `${issue.input} is an alias: list ${canonicalMediaType(String(issue.input))}`,
+            }),
+        )
         .min(1),
       /** How long quarantined (infected or mistyped) objects are kept. */
       quarantineRetentionDays: z.number().int().min(1).max(3650),

@@ -63,6 +63,17 @@ describe('stage config', () => {
     expect(withMax(100 * 1000 ** 3)).not.toThrow();
   });
 
+  it('refuses a browser alias among the accepted upload types (declarations are compared by canonical name)', () => {
+    const withTypes = (allowedContentTypes: string[]) => () =>
+      loadStageConfig('dev', {
+        overrides: (c) => ({ ...c, uploads: { ...c.uploads, allowedContentTypes } }),
+      });
+    expect(withTypes(['image/jpeg', 'image/jpg'])).toThrow(
+      /uploads\.allowedContentTypes\.1: image\/jpg is an alias: list image\/jpeg/,
+    );
+    expect(withTypes(['image/jpeg', 'application/zip'])).not.toThrow();
+  });
+
   it('keeps plain-http localhost origins to dev', () => {
     expect(() =>
       loadStageConfig('staging', {
