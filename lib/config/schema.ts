@@ -1,5 +1,11 @@
 import * as z from 'zod';
 import { canonicalMediaType, MEDIA_TYPE_PATTERN } from '../../contract/media-types';
+import {
+  MAX_BROWSER_ORIGINS,
+  WAF_MAX_CUSTOM_RESPONSE_HEADERS,
+  WAF_RATE_LIMIT_FLOOR,
+  WAF_RATE_WINDOWS,
+} from './waf-limits';
 
 /** The stages Citadel knows. Each has exactly one config object in this folder. */
 export const STAGES = ['dev', 'staging', 'prod'] as const;
@@ -14,13 +20,16 @@ const logRetentionDays = z.number().refine((d) => (LOG_RETENTION_DAYS as readonl
   message: `must be one of CloudWatch Logs' retention periods: ${LOG_RETENTION_DAYS.join(', ')}`,
 });
 
-/** WAF rate-based rules evaluate over one of these windows (seconds); the limit floor is 10. */
-const WAF_WINDOWS = [60, 120, 300, 600] as const;
-
 const rateRule = z.strictObject({
-  limit: z.number().int().min(10, 'WAF rate-based rules need a limit of at least 10 requests'),
-  windowSeconds: z.number().refine((w) => (WAF_WINDOWS as readonly number[]).includes(w), {
-    message: `WAF evaluates rate rules over ${WAF_WINDOWS.join(', ')} seconds only`,
+  limit: z
+    .number()
+    .int()
+    .min(
+      WAF_RATE_LIMIT_FLOOR,
+      `WAF rate-based rules need a limit of at least ${WAF_RATE_LIMIT_FLOOR} requests`,
+    ),
+  windowSeconds: z.number().refine((w) => (WAF_RATE_WINDOWS as readonly number[]).includes(w), {
+    message: `WAF evaluates rate rules over ${WAF_RATE_WINDOWS.join(', ')} seconds only`,
   }),
 });
 
@@ -277,8 +286,8 @@ export const stageConfigSchema = z
       corsOrigins: z
         .array(httpsOrigin)
         .max(
-          2,
-          'at most 2 origins: WAF answers each with its own copy of every refusal (100 response headers per web ACL)',
+          MAX_BROWSER_ORIGINS,
+          `at most ${MAX_BROWSER_ORIGINS} origins: WAF answers each with its own copy of every refusal (${WAF_MAX_CUSTOM_RESPONSE_HEADERS} response headers per web ACL)`,
         ),
       /** Per-IP limit on the public API's web ACL (the seeds' "100 per minute"). */
       perIpRateLimit: rateRule,

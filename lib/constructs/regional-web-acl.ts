@@ -11,12 +11,13 @@ import {
 import { Construct } from 'constructs';
 import { SECURITY_HEADERS } from '../../contract/http';
 import { PROBLEM_TYPES, problemTypeUri } from '../../contract/problems';
+import {
+  MAX_BROWSER_ORIGINS,
+  WAF_MAX_CUSTOM_RESPONSE_HEADERS,
+  WAF_RATE_LIMIT_FLOOR,
+  WAF_RATE_WINDOWS,
+} from '../config/waf-limits';
 import { deploymentSuffix } from './citadel-stack';
-
-/** WAF rate-based rules count over one of these windows (seconds). */
-export const WAF_RATE_WINDOWS = [60, 120, 300, 600] as const;
-/** WAF's floor for a rate-based rule's limit. */
-export const WAF_RATE_LIMIT_FLOOR = 10;
 
 /** A WAF rate-based rule: at most `limit` requests per `windowSeconds` per aggregation key. */
 export interface RateRule {
@@ -181,15 +182,6 @@ const problemBody = (
   detail: string,
 ) => JSON.stringify({ type: problemTypeUri(kind), title, status: PROBLEM_TYPES[kind].status, detail });
 
-/** WAF's quota of custom response headers per web ACL ("AWS WAF quotas", developer guide). */
-export const WAF_MAX_CUSTOM_RESPONSE_HEADERS = 100;
-/**
- * The most browser origins the public API's ACL can answer readably. Its foreign-origin rule and four refusals
- * (two 413 body limits, the per-IP and the recovery 429s) with the security headers take 32 custom response
- * headers, and each origin 32 more (its own copy of each refusal): 96 for two origins. The construct also counts
- * what it builds and refuses more than WAF's 100.
- */
-export const MAX_BROWSER_ORIGINS = 2;
 /** Label namespace of a refusal counted by its rule and answered by the rules after it. */
 const REFUSED_LABEL = 'citadel:refused';
 
