@@ -211,7 +211,7 @@ async function main(): Promise<void> {
     (values.context ?? []).map((kv) => kv.split('=', 2) as [string, string]),
   );
   const stage = values.write || values.check ? DOCUMENTED_STAGE : (context.stage ?? 'dev');
-  const { stageTemplates } = await import('../test/support/wiring/stages');
+  const { stageTemplates } = await import('../lib/tooling/synth');
   const { STAGES } = await import('../lib/config');
   if (!(STAGES as readonly string[]).includes(stage)) {
     console.error(`alarms: unknown stage "${stage}"; choose from ${STAGES.join(', ')}`);

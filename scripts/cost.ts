@@ -10,7 +10,7 @@ import { type FixedCost, priceFixed } from '../lib/cost/model';
 import { buildReport, formatReport } from '../lib/cost/report';
 import { type Egress, variantTemplates } from '../lib/cost/synth';
 import { usageCosts } from '../lib/cost/usage';
-import { stageTemplates } from '../test/support/wiring/stages';
+import { stageTemplates } from '../lib/tooling/synth';
 
 const { values } = parseArgs({
   options: {

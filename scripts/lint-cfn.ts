@@ -5,8 +5,8 @@
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadStageConfig, STAGES, type StageName } from '../lib/config';
-import { cachedOnDisk, synthesizeTemplates } from '../lib/tooling/synth';
+import { STAGES, type StageName } from '../lib/config';
+import { stageTemplates } from '../lib/tooling/synth';
 import { type CfnLintFinding, cfnLint, cfnLintVersion, INSTALL_HINT, ROOT, writeTemplates } from './cfn-lint';
 
 const { values } = parseArgs({ options: { stage: { type: 'string', multiple: true } } });
@@ -25,10 +25,7 @@ if (!version) {
 }
 
 const files = stages.flatMap((stage) =>
-  writeTemplates(
-    path.join(ROOT, 'cdk.out', 'lint', stage),
-    cachedOnDisk(`stage-${stage}`, () => synthesizeTemplates(loadStageConfig(stage))).templates,
-  ),
+  writeTemplates(path.join(ROOT, 'cdk.out', 'lint', stage), stageTemplates(stage).templates),
 );
 const findings: CfnLintFinding[] = await cfnLint(files);
 const errors = findings.filter((f) => f.level === 'Error');

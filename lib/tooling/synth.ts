@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { App, type Stack } from 'aws-cdk-lib';
 import { createCitadel } from '../citadel';
-import type { StageConfig } from '../config';
+import { loadStageConfig, type StageConfig, type StageName } from '../config';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 /** Everything a template depends on. */
@@ -80,4 +80,50 @@ export function cachedOnDisk<T>(key: string, compute: () => T): T {
     renameSync(partial, file);
     return value;
   }
+}
+
+/** A CloudFormation template as JSON. */
+export interface CfnTemplate {
+  readonly Resources: Record<string, CfnResource>;
+  readonly Outputs?: Record<string, { Value: unknown; Export?: { Name: unknown } }>;
+  readonly Conditions?: Record<string, unknown>;
+  readonly Parameters?: Record<string, unknown>;
+  readonly Mappings?: Record<string, unknown>;
+}
+
+export interface CfnResource {
+  readonly Type: string;
+  // biome-ignore lint/suspicious/noExplicitAny: resource properties are arbitrary JSON; each suite narrows them.
+  readonly Properties?: Record<string, any>;
+  readonly DependsOn?: string | string[];
+  readonly DeletionPolicy?: string;
+  readonly UpdateReplacePolicy?: string;
+  readonly Condition?: string;
+}
+
+export interface StageTemplates {
+  readonly stage: StageName;
+  readonly config: StageConfig;
+  /** Templates by stack name (`Citadel-<stage>-<Name>`), in the order the stacks were created. */
+  readonly templates: Readonly<Record<string, CfnTemplate>>;
+  /** Stack names by their short name (`Network`, `Data`, …). */
+  readonly stackNames: Readonly<Record<string, string>>;
+  /** Stack dependencies CDK derived (cross-stack references and explicit ones), by stack name. */
+  readonly stackDependencies: Readonly<Record<string, readonly string[]>>;
+}
+
+const memory = new Map<StageName, StageTemplates>();
+
+/** The templates of `stage`, synthesized once per change of the sources (cached on disk and in memory). */
+export function stageTemplates(stage: StageName): StageTemplates {
+  const cached = memory.get(stage);
+  if (cached) return cached;
+  const synthesized = cachedOnDisk(`stage-${stage}`, () => synthesizeTemplates(loadStageConfig(stage)));
+  const result: StageTemplates = {
+    stage,
+    config: loadStageConfig(stage),
+    ...(synthesized as Omit<StageTemplates, 'stage' | 'config'>),
+  };
+  memory.set(stage, result);
+  return result;
 }
