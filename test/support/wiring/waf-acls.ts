@@ -6,6 +6,7 @@
  * created after the ACL), and no custom resource calling `AssociateWebACL` once instead.
  */
 import type { StageName } from '../../../lib/config';
+import { references } from './graph';
 import type { CfnResource, CfnTemplate } from './stages';
 import type { Json } from './waf-evaluator';
 
@@ -24,24 +25,10 @@ export interface AclDiscovery {
   readonly problems: readonly string[];
 }
 
-const refOf = (v: unknown): string | undefined =>
-  v !== null && typeof v === 'object' && typeof (v as { Ref?: unknown }).Ref === 'string'
-    ? (v as { Ref: string }).Ref
-    : undefined;
-
 const getAttOf = (v: unknown): [string, string] | undefined => {
   const g = (v as { 'Fn::GetAtt'?: unknown } | null)?.['Fn::GetAtt'];
   return Array.isArray(g) && g.length === 2 ? (g as [string, string]) : undefined;
 };
-
-/** Every `{ Ref }` inside a value. */
-function refsIn(v: unknown, out: string[] = []): string[] {
-  const r = refOf(v);
-  if (r) out.push(r);
-  else if (Array.isArray(v)) for (const x of v) refsIn(x, out);
-  else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) refsIn(x, out);
-  return out;
-}
 
 /** Which protected resource an association's `ResourceArn` names, in `template`. */
 function protectedBy(
@@ -52,7 +39,7 @@ function protectedBy(
   const att = getAttOf(resourceArn);
   if (att && template.Resources[att[0]]?.Type === 'AWS::Cognito::UserPool' && att[1] === 'Arn')
     return 'userPool';
-  const refs = refsIn(resourceArn);
+  const refs = references(resourceArn).map((r) => r.logicalId);
   const api = refs.map((r) => template.Resources[r]).find((r) => r?.Type === 'AWS::ApiGateway::RestApi');
   const stageRef = refs.some((r) => template.Resources[r]?.Type === 'AWS::ApiGateway::Stage');
   if (!api || !stageRef) return undefined;
