@@ -180,16 +180,13 @@ async function oauthToken(
  * when `clients` is given.
  */
 export function devTokenEndpoint(tokens: DevTokenIssuer, clients?: MachineClientRegistry) {
-  return async (
+  const serve = async (
     req: IncomingMessage,
     res: ServerResponse,
     body: Buffer,
+    isDev: boolean,
     server?: DevServerInfo,
   ): Promise<boolean> => {
-    const path = (req.url ?? '').split('?')[0];
-    const isDev = path === DEV_TOKEN_PATH;
-    const isOauth = clients !== undefined && path === OAUTH_TOKEN_PATH;
-    if (!isDev && !isOauth) return false;
     const site = server ? crossSite(req, server) : { refused: false as const, cors: {} };
     if (site.refused) {
       refuseCrossSite(res);
@@ -198,5 +195,21 @@ export function devTokenEndpoint(tokens: DevTokenIssuer, clients?: MachineClient
     if (isDev) await devToken(req, res, tokens, site.cors);
     else if (clients) await oauthToken(req, res, body, tokens, clients);
     return true;
+  };
+  // Not async itself: every API request passes through here, and one that is not for these endpoints gets a plain
+  // `false` back instead of a promise to wait for.
+  return (
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: Buffer,
+    server?: DevServerInfo,
+  ): boolean | Promise<boolean> => {
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const isDev = path === DEV_TOKEN_PATH;
+    const isOauth = clients !== undefined && path === OAUTH_TOKEN_PATH;
+    if (!isDev && !isOauth) return false;
+    return serve(req, res, body, isDev, server);
   };
 }

@@ -103,11 +103,19 @@ export function authorizerClaims(payload: Record<string, unknown>): Record<strin
   return out;
 }
 
+/** The scopes a claim map holds, once per claim map: the server's verdict cache hands back the same object. */
+const heldScopes = new WeakMap<Record<string, string>, ReadonlySet<string>>();
+
 /** True when the token carries at least one of the route's scopes (API Gateway's method scope check). */
 export function hasRouteScope(route: RouteDefinition, claims: Record<string, string>): boolean {
   if (route.auth.kind === 'public') return true;
-  const held = new Set((claims.scope ?? '').split(' '));
-  return route.auth.scopes.some((s) => held.has(qualifiedScope(s)));
+  let held = heldScopes.get(claims);
+  if (!held) {
+    held = new Set((claims.scope ?? '').split(' '));
+    heldScopes.set(claims, held);
+  }
+  const scopes = held;
+  return route.auth.scopes.some((s) => scopes.has(qualifiedScope(s)));
 }
 
 /** The bearer token of an `Authorization` header (API Gateway accepts it with or without `Bearer`). */

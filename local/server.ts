@@ -4,7 +4,13 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -41,15 +47,16 @@ export interface LocalServerOptions {
   /** Origins answered on CORS preflight. @default [] */
   readonly corsOrigins?: readonly string[];
   /**
-   * Extra dev-only endpoints, e.g. the token endpoints; return true when handled. They run after the Host check
-   * and before the API's own (WAF-like) origin rule.
+   * Extra dev-only endpoints, e.g. the token endpoints; return true when handled (a plain `false` when the request
+   * is not theirs, so API requests pay no extra await). They run after the Host check and before the API's own
+   * (WAF-like) origin rule.
    */
   readonly devEndpoints?: (
     req: IncomingMessage,
     res: ServerResponse,
     body: Buffer,
     server: { readonly origin: string; readonly corsOrigins: ReadonlySet<string> },
-  ) => Promise<boolean>;
+  ) => boolean | Promise<boolean>;
 }
 
 export interface LocalServer {
@@ -60,10 +67,11 @@ export interface LocalServer {
 
 const EMPTY = Buffer.alloc(0);
 
+/** Most API calls are bodiless GETs: HTTP says so when neither length nor transfer encoding is given. */
+const bodiless = (req: IncomingMessage): boolean =>
+  req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined;
+
 async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
-  // Most API calls are bodiless GETs: skip the stream machinery when HTTP says there is no body.
-  if (req.headers['content-length'] === undefined && req.headers['transfer-encoding'] === undefined)
-    return EMPTY;
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -79,10 +87,11 @@ function send(res: ServerResponse, response: GatewayResponse | APIGatewayProxyRe
     'isBase64Encoded' in response && response.isBase64Encoded
       ? Buffer.from(response.body, 'base64')
       : (response.body ?? '');
-  res.writeHead(response.statusCode, {
-    ...response.headers,
-    'Content-Length': typeof body === 'string' ? Buffer.byteLength(body) : body.length,
-  });
+  // Object.assign, not `{ ...headers, 'Content-Length': n }`: Node 20's V8 takes a slow path for a spread followed by
+  // more properties (see lambda/shared/http.ts).
+  const headers = Object.assign({}, response.headers) as OutgoingHttpHeaders;
+  headers['Content-Length'] = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+  res.writeHead(response.statusCode, headers);
   res.end(body);
 }
 
@@ -163,15 +172,13 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     } catch {
       return send(res, problem('badRequest', 'Malformed request target.', requestId));
     }
-    const body = await readBody(req);
+    // No await (and no stream machinery) for a request without a body.
+    const body = bodiless(req) ? EMPTY : await readBody(req);
     if (body === 'too-large') {
       return send(res, problem('payloadTooLarge', 'Request payloads are limited to 10 MB.', requestId));
     }
-    if (
-      options.devEndpoints &&
-      (await options.devEndpoints(req, res, body, { origin: selfOrigin, corsOrigins }))
-    )
-      return;
+    const dev = options.devEndpoints?.(req, res, body, { origin: selfOrigin, corsOrigins }) ?? false;
+    if (dev !== false && (await dev)) return;
 
     // As the public API's web ACL does: a page on an origin the stage does not list is refused first.
     if (origin !== undefined && origin !== '' && !corsOrigins.has(origin) && method !== 'OPTIONS') {
