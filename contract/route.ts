@@ -121,7 +121,15 @@ export interface RouteDefinition<
   readonly timeoutSeconds?: number;
 }
 
-/** Identity function that keeps a route's schema types for the handlers and the client. */
+/**
+ * Identity function that keeps a route's schema types for the handlers and the client.
+ *
+ * Under `contract/api/`, every top-level schema and route is written `/* @__PURE__ *\/ (() => …)()`. Building a zod
+ * schema runs code, so without the mark a bundler must keep every definition of every module a function imports;
+ * with it, a function's bundle builds only its own route and what that route uses (about 8 ms of the upload
+ * functions' cold start on Node 20, 11 ms on Node 24). `test/lib/bundles.test.ts` checks both the marks and each
+ * bundle's routes.
+ */
 export const defineRoute = <
   TParams extends z.ZodType = z.ZodType,
   TQuery extends z.ZodType = z.ZodType,

@@ -45,65 +45,71 @@ export const RECOVERY_CODE_PATTERN = /^[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{
  * A code as a person may type it: any case, with or without the hyphens, spaces around or between the groups.
  * `i`, `l` and `o` are read as `1`, `1` and `0` (Crockford); `u` is in no code.
  */
-const typedCode = z
-  .string()
-  .max(32)
-  .regex(
-    /^\s*[0-9a-tv-z]{4}[\s-]?[0-9a-tv-z]{4}[\s-]?[0-9a-tv-z]{4}\s*$/i,
-    'a recovery code: 12 letters and digits, e.g. abcd-efgh-jkmn',
-  );
+const typedCode = /* @__PURE__ */ (() =>
+  z
+    .string()
+    .max(32)
+    .regex(
+      /^\s*[0-9a-tv-z]{4}[\s-]?[0-9a-tv-z]{4}[\s-]?[0-9a-tv-z]{4}\s*$/i,
+      'a recovery code: 12 letters and digits, e.g. abcd-efgh-jkmn',
+    ))();
 
-export const recoveryCodesResponse = z.strictObject({
-  /** Shown once: only their hashes are kept. */
-  codes: z.array(z.string().regex(RECOVERY_CODE_PATTERN)).length(RECOVERY_CODE_COUNT),
-  generatedAt: z.iso.datetime(),
-});
+export const recoveryCodesResponse = /* @__PURE__ */ (() =>
+  z.strictObject({
+    /** Shown once: only their hashes are kept. */
+    codes: z.array(z.string().regex(RECOVERY_CODE_PATTERN)).length(RECOVERY_CODE_COUNT),
+    generatedAt: z.iso.datetime(),
+  }))();
 export type RecoveryCodes = z.infer<typeof recoveryCodesResponse>;
 
-export const createRecoveryCodes = defineRoute({
-  operationId: 'createRecoveryCodes',
-  method: 'POST',
-  path: '/v1/me/recovery-codes',
-  entry: 'lambda/recovery/create-recovery-codes.ts',
-  summary: `Issue ${RECOVERY_CODE_COUNT} single-use MFA recovery codes, shown once; any earlier codes stop working. Needs a sign-in within the last ${RECOVERY_REAUTH_SECONDS / 60} minutes (otherwise 401 with error="insufficient_user_authentication").`,
-  auth: peopleOnly(['files.read', 'files.write', 'admin']),
-  response: { status: 201, schema: recoveryCodesResponse },
-  needs: ['database'],
-  // Ten scrypt hashes (16 MiB, ~50 ms of a whole vCPU each): 1 GiB (about 0.6 vCPU) keeps it near a second.
-  memoryMiB: 1024,
-});
+export const createRecoveryCodes = /* @__PURE__ */ (() =>
+  defineRoute({
+    operationId: 'createRecoveryCodes',
+    method: 'POST',
+    path: '/v1/me/recovery-codes',
+    entry: 'lambda/recovery/create-recovery-codes.ts',
+    summary: `Issue ${RECOVERY_CODE_COUNT} single-use MFA recovery codes, shown once; any earlier codes stop working. Needs a sign-in within the last ${RECOVERY_REAUTH_SECONDS / 60} minutes (otherwise 401 with error="insufficient_user_authentication").`,
+    auth: peopleOnly(['files.read', 'files.write', 'admin']),
+    response: { status: 201, schema: recoveryCodesResponse },
+    needs: ['database'],
+    // Ten scrypt hashes (16 MiB, ~50 ms of a whole vCPU each): 1 GiB (about 0.6 vCPU) keeps it near a second.
+    memoryMiB: 1024,
+  }))();
 
-export const recoverBody = z.strictObject({
-  /** What the user signs in with: their email address. */
-  username: z
-    .string()
-    .trim()
-    .min(1)
-    .max(128)
-    .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters'),
-  /** Cognito passwords are at most 256 characters. */
-  password: z.string().min(1).max(256),
-  code: typedCode,
-});
+export const recoverBody = /* @__PURE__ */ (() =>
+  z.strictObject({
+    /** What the user signs in with: their email address. */
+    username: z
+      .string()
+      .trim()
+      .min(1)
+      .max(128)
+      .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters'),
+    /** Cognito passwords are at most 256 characters. */
+    password: z.string().min(1).max(256),
+    code: typedCode,
+  }))();
 export type RecoverInput = z.infer<typeof recoverBody>;
 
-export const recoveredResponse = z.strictObject({
-  recovered: z.literal(true),
-  /** Codes still usable after this one. */
-  recoveryCodesLeft: z.number().int().min(0),
-});
+export const recoveredResponse = /* @__PURE__ */ (() =>
+  z.strictObject({
+    recovered: z.literal(true),
+    /** Codes still usable after this one. */
+    recoveryCodesLeft: z.number().int().min(0),
+  }))();
 
-export const recoverAccount = defineRoute({
-  operationId: 'recoverAccount',
-  method: 'POST',
-  path: '/v1/auth/recover',
-  entry: 'lambda/recovery/recover-account.ts',
-  summary: `Lost authenticator: user name, password and one recovery code clear the MFA factors and sign the user out everywhere; the next sign-in enrols a new authenticator. Every wrong combination gets the same 403; ${RECOVERY_LOCKOUT.failures} failures within ${RECOVERY_LOCKOUT.windowSeconds / 60} minutes lock the user name for ${RECOVERY_LOCKOUT.lockSeconds / 60} minutes (429).`,
-  auth: PUBLIC_FOR_PEOPLE,
-  body: recoverBody,
-  response: { status: 200, schema: recoveredResponse },
-  needs: ['database', 'cognito-recovery'],
-  // One scrypt verification per attempt, and the control function's Cognito calls.
-  memoryMiB: 512,
-  timeoutSeconds: 20,
-});
+export const recoverAccount = /* @__PURE__ */ (() =>
+  defineRoute({
+    operationId: 'recoverAccount',
+    method: 'POST',
+    path: '/v1/auth/recover',
+    entry: 'lambda/recovery/recover-account.ts',
+    summary: `Lost authenticator: user name, password and one recovery code clear the MFA factors and sign the user out everywhere; the next sign-in enrols a new authenticator. Every wrong combination gets the same 403; ${RECOVERY_LOCKOUT.failures} failures within ${RECOVERY_LOCKOUT.windowSeconds / 60} minutes lock the user name for ${RECOVERY_LOCKOUT.lockSeconds / 60} minutes (429).`,
+    auth: PUBLIC_FOR_PEOPLE,
+    body: recoverBody,
+    response: { status: 200, schema: recoveredResponse },
+    needs: ['database', 'cognito-recovery'],
+    // One scrypt verification per attempt, and the control function's Cognito calls.
+    memoryMiB: 512,
+    timeoutSeconds: 20,
+  }))();

@@ -34,19 +34,48 @@ const houseBuild = (entryPoints: string[], alias: Record<string, string>) =>
   build({ ...HOUSE_ESBUILD, entryPoints, write: false, outdir: '/out', sourcemap: false, alias });
 
 describe('deployed bundles', () => {
-  it.each(entries)('%s bundles the house way without any local-only code', async (entry) => {
-    const result = await build({
-      ...HOUSE_ESBUILD,
-      entryPoints: [path.join(ROOT, entry)],
-      write: false,
-      sourcemap: false,
-      metafile: true,
-    });
-    const inputs = Object.keys(result.metafile.inputs);
-    expect(inputs.some((i) => i.startsWith('local/') || i.includes('/jose/'))).toBe(false);
-    const code = result.outputFiles.map((f) => f.text).join('');
-    expect(code).not.toContain(DEV_TOKEN_MARKER);
-    expect(code).not.toContain('/_dev/token');
+  it.each(entries)(
+    '%s bundles the house way without any local-only code, and builds only its own routes',
+    async (entry) => {
+      const result = await build({
+        ...HOUSE_ESBUILD,
+        entryPoints: [path.join(ROOT, entry)],
+        write: false,
+        sourcemap: false,
+        metafile: true,
+      });
+      const inputs = Object.keys(result.metafile.inputs);
+      expect(inputs.some((i) => i.startsWith('local/') || i.includes('/jose/'))).toBe(false);
+      const code = result.outputFiles.map((f) => f.text).join('');
+      expect(code).not.toContain(DEV_TOKEN_MARKER);
+      expect(code).not.toContain('/_dev/token');
+      // Only this function's routes are built at its cold start: the contract's definitions are tree-shakable.
+      const built = new Set([...code.matchAll(/operationId:"([A-Za-z]+)"/g)].map((m) => m[1]));
+      expect(built).toEqual(new Set(routeList.filter((r) => r.entry === entry).map((r) => r.operationId)));
+    },
+  );
+});
+
+describe('the contract is tree-shakable', () => {
+  /** Where the routes and their schemas are defined. */
+  const sources = async (): Promise<string[]> => [
+    ...(await readdir(path.join(ROOT, 'contract/api'))).map((f) => path.join('contract/api', f)),
+    'contract/pagination.ts',
+  ];
+
+  it('wraps every top-level schema and route in a pure call, so a bundle drops what its function does not use', async () => {
+    const unwrapped: string[] = [];
+    for (const file of await sources()) {
+      const source = await readFile(path.join(ROOT, file), 'utf8');
+      for (const m of source.matchAll(
+        /^(?:export )?const (\w+)(?::[^=]+)? = (?!\/\* @__PURE__ \*\/ \(\(\) =>)(.*)$/gm,
+      )) {
+        // A call, property read or method chain at the top level runs at import unless marked pure.
+        if (/^(z\b|defineRoute\(|requires\(|peopleOnly\(|\w+\.\w+)/.test(m[2] as string))
+          unwrapped.push(`${file}: ${m[1]}`);
+      }
+    }
+    expect(unwrapped).toEqual([]);
   });
 });
 
