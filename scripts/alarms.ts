@@ -13,6 +13,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DESCRIPTION_FORMAT } from '../lib/constructs/monitoring/alarm-catalog';
+import { contextArgs } from '../lib/tooling/context-args';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 /** Where the prod table is committed. */
@@ -207,9 +208,7 @@ async function main(): Promise<void> {
       check: { type: 'boolean' },
     },
   });
-  const context = Object.fromEntries(
-    (values.context ?? []).map((kv) => kv.split('=', 2) as [string, string]),
-  );
+  const context = contextArgs(values.context);
   const stage = values.write || values.check ? DOCUMENTED_STAGE : (context.stage ?? 'dev');
   const { stageTemplates } = await import('../lib/tooling/synth');
   const { STAGES } = await import('../lib/config');

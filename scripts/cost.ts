@@ -10,6 +10,7 @@ import { type FixedCost, priceFixed } from '../lib/cost/model';
 import { buildReport, formatReport } from '../lib/cost/report';
 import { type Egress, variantTemplates } from '../lib/cost/synth';
 import { usageCosts } from '../lib/cost/usage';
+import { contextArgs } from '../lib/tooling/context-args';
 import { stageTemplates } from '../lib/tooling/synth';
 
 const { values } = parseArgs({
@@ -19,12 +20,7 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-const context = Object.fromEntries(
-  (values.context ?? []).map((c) => {
-    const at = c.indexOf('=');
-    return at < 0 ? [c, ''] : [c.slice(0, at), c.slice(at + 1)];
-  }),
-);
+const context = contextArgs(values.context);
 const stage = (values.stage ?? context.stage ?? 'dev') as StageName;
 if (!(STAGES as readonly string[]).includes(stage)) {
   console.error(
