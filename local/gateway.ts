@@ -103,19 +103,14 @@ export function authorizerClaims(payload: Record<string, unknown>): Record<strin
   return out;
 }
 
-/** The scopes a claim map holds, once per claim map: the server's verdict cache hands back the same object. */
-const heldScopes = new WeakMap<Record<string, string>, ReadonlySet<string>>();
+/** The scopes a token's claims hold (the `scope` claim, space-separated). */
+export const heldScopes = (claims: Record<string, string>): ReadonlySet<string> =>
+  new Set((claims.scope ?? '').split(' '));
 
-/** True when the token carries at least one of the route's scopes (API Gateway's method scope check). */
-export function hasRouteScope(route: RouteDefinition, claims: Record<string, string>): boolean {
+/** True when the token holds at least one of the route's scopes (API Gateway's method scope check). */
+export function hasRouteScope(route: RouteDefinition, held: ReadonlySet<string>): boolean {
   if (route.auth.kind === 'public') return true;
-  let held = heldScopes.get(claims);
-  if (!held) {
-    held = new Set((claims.scope ?? '').split(' '));
-    heldScopes.set(claims, held);
-  }
-  const scopes = held;
-  return route.auth.scopes.some((s) => scopes.has(qualifiedScope(s)));
+  return route.auth.scopes.some((s) => held.has(qualifiedScope(s)));
 }
 
 /** The bearer token of an `Authorization` header (API Gateway accepts it with or without `Bearer`). */

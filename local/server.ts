@@ -26,6 +26,7 @@ import {
   type GatewayResponse,
   gatewayProblem,
   hasRouteScope,
+  heldScopes,
   matchRoute,
   toProxyEvent,
 } from './gateway';
@@ -124,15 +125,26 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
   const compiled = compileRoutes(options.routes ?? routeList);
   // API Gateway caches a Cognito authorizer's verdict per token (300 s by default); so does this server,
   // capped by the token's own expiry.
-  const verified = new Map<string, { claims: Record<string, string>; until: number }>();
-  const verifyCached = async (token: string): Promise<Record<string, string>> => {
+  interface Verdict {
+    readonly claims: Record<string, string>;
+    readonly scopes: ReadonlySet<string>;
+    readonly until: number;
+  }
+  const verified = new Map<string, Verdict>();
+  const verifyCached = async (token: string): Promise<Verdict> => {
     const hit = verified.get(token);
-    if (hit && hit.until > Date.now()) return hit.claims;
+    if (hit && hit.until > Date.now()) return hit;
     const payload = await options.tokens.verify(token);
     const claims = authorizerClaims(payload);
     if (verified.size > 10_000) verified.clear();
-    verified.set(token, { claims, until: Math.min(Date.now() + 300_000, (payload.exp ?? 0) * 1000) });
-    return claims;
+    // The scopes are split once per token, with the verdict, not on every request.
+    const verdict = {
+      claims,
+      scopes: heldScopes(claims),
+      until: Math.min(Date.now() + 300_000, (payload.exp ?? 0) * 1000),
+    };
+    verified.set(token, verdict);
+    return verdict;
   };
   const corsOrigins = new Set(options.corsOrigins ?? []);
   const handlers = new Map<string, Promise<LambdaHandler>>();
@@ -225,12 +237,14 @@ export async function startLocalServer(options: LocalServerOptions): Promise<Loc
     if (route.auth.kind !== 'public') {
       const token = bearerToken(req.headers);
       if (!token) return send(res, problem('unauthorized', 'Unauthorized', requestId));
+      let verdict: Verdict;
       try {
-        claims = await verifyCached(token);
+        verdict = await verifyCached(token);
       } catch {
         return send(res, problem('unauthorized', 'Unauthorized', requestId));
       }
-      if (!hasRouteScope(route, claims)) {
+      claims = verdict.claims;
+      if (!hasRouteScope(route, verdict.scopes)) {
         return send(res, problem('forbidden', 'Unauthorized', requestId));
       }
     }
