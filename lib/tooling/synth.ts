@@ -118,10 +118,11 @@ const memory = new Map<StageName, StageTemplates>();
 export function stageTemplates(stage: StageName): StageTemplates {
   const cached = memory.get(stage);
   if (cached) return cached;
-  const synthesized = cachedOnDisk(`stage-${stage}`, () => synthesizeTemplates(loadStageConfig(stage)));
+  const config = loadStageConfig(stage);
+  const synthesized = cachedOnDisk(`stage-${stage}`, () => synthesizeTemplates(config));
   const result: StageTemplates = {
     stage,
-    config: loadStageConfig(stage),
+    config,
     ...(synthesized as Omit<StageTemplates, 'stage' | 'config'>),
   };
   memory.set(stage, result);
