@@ -8,6 +8,7 @@ import type { Role } from '../contract/roles';
 import type { RouteDefinition } from '../contract/route';
 import type { DevTokenIssuer } from '../local/dev-tokens';
 import { authorizerClaims, compileRoutes, matchRoute, toProxyEvent } from '../local/gateway';
+import { LocalContext } from '../local/lambda-context';
 
 export interface RequestInput {
   /** The request path, e.g. `/v1/files/<id>`; it must match `route`. */
@@ -56,17 +57,12 @@ export async function authorizerClaimsFor(
   return authorizerClaims(await tokens.verify(await tokens.mint({ role })));
 }
 
-/** The JSON-serialisable part of a Lambda context (the child process adds its methods). */
-export const lambdaContext = (route: RouteDefinition, requestId: string) => ({
-  callbackWaitsForEmptyEventLoop: false,
-  functionName: `citadel-bench-${route.operationId}`,
-  functionVersion: '$LATEST',
-  invokedFunctionArn: `arn:aws:lambda:eu-west-1:000000000000:function:citadel-bench-${route.operationId}`,
-  memoryLimitInMB: String(route.memoryMiB ?? 256),
-  awsRequestId: requestId,
-  logGroupName: `/aws/lambda/citadel-bench-${route.operationId}`,
-  logStreamName: 'bench',
-});
+/**
+ * The Lambda context of one invocation: the local server's own (`LocalContext`), whose fields are its JSON form;
+ * the child process adds the methods.
+ */
+export const lambdaContext = (route: RouteDefinition, requestId: string): LocalContext =>
+  new LocalContext(`citadel-bench-${route.operationId}`, requestId, route);
 
 /** Prefix of the line the child prints; the handler's own log lines and EMF metrics share its stdout. */
 export const RESULT_MARKER = 'BENCH_COLD_RESULT ';
